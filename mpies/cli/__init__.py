@@ -1,0 +1,45 @@
+"""The ``mpies`` command line: ``mpies run``, ``resume``, ``inspect``, ``plot``, ``eval``, ``envs``.
+
+Each command is a thin shell over one library call. User errors (a bad config field, a missing or
+foreign file) print one line and exit with code 2; anything else under MPI prints the failing
+rank's traceback and aborts the whole job, so no rank is left waiting in a collective.
+"""
+
+import os
+
+# One process per core is the model: keep BLAS from spawning threads in every rank. Set before
+# numpy is imported by any command.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import click  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from .envs_cmd import envs  # noqa: E402
+from .eval_cmd import eval_  # noqa: E402
+from .inspect_cmd import inspect  # noqa: E402
+from .plot_cmd import plot  # noqa: E402
+from .run_cmd import resume, run  # noqa: E402
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="mpies")
+def main():
+    """Evolutionary policy search on MPI.
+
+    \b
+    Start a run on 2 ranks with a shipped config, then look at it:
+      mpiexec -n 2 mpies run cartpole
+      mpies inspect runs/cartpole-seed0.h5
+      mpies plot runs/cartpole-seed0.h5 -o curve.png
+      mpies eval runs/cartpole-seed0.h5 --episodes 10
+
+    \b
+    Every rank runs the same algorithm; perturbations are rebuilt from seeds, so the
+    only traffic is a gather of a few numbers per population member each generation.
+    Results are bitwise identical for any number of ranks.
+    """
+
+
+for _command in (run, resume, inspect, plot, eval_, envs):
+    main.add_command(_command)

@@ -1,0 +1,25 @@
+"""``mpies envs``: the shipped configs and the environments mpies is tested on."""
+
+from __future__ import annotations
+
+import tomllib
+
+import click
+
+from ..config import shipped_configs
+from ..envs import FAMILIES
+
+
+@click.command()
+def envs():
+    """List shipped configs (usable by name with `mpies run NAME`) and known environments."""
+    click.echo("Shipped configs (mpies run NAME):")
+    for name, text in sorted(shipped_configs().items()):
+        data = tomllib.loads(text)
+        s = data.get("strategy", {})
+        click.echo(f"  {name:<14} {data.get('env', '?'):<18} {data.get('algorithm', 'openai_es'):<10} "
+                   f"population {s.get('population', '-'):<5} generations {data.get('generations', '-')}")
+    click.echo("\nEnvironments (config key `env`; any gymnasium id with a flat Box observation works,")
+    click.echo("and `module:Env-v0` imports `module` first to register a custom one):")
+    for family, ids in FAMILIES.items():
+        click.echo(f"  {family:<16} {', '.join(ids)}")

@@ -1,0 +1,54 @@
+"""Turning library errors into one-line messages and exit codes at the edge of the CLI."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from ..config import ConfigError
+from ..io import RunFileError
+
+USER_ERRORS = (ConfigError, RunFileError)
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> None:
+    """Print ``Error: message`` on stderr and exit 2."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def user_errors(command):
+    """Decorator for single-process commands: known user errors -> one line, exit 2."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            fail(str(exc))
+    return wrapper
+
+
+def mpi_errors(command):
+    """Decorator for commands that run on every rank.
+
+    User errors are raised identically on every rank (they are checked before any collective or
+    agreed through a broadcast), so every rank exits 2 and rank 0 alone prints the message. Any
+    other exception aborts the whole MPI job with the failing rank's traceback.
+    """
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .. import comm
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            if comm.world_rank() == 0:
+                click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - any failure must end every rank
+            comm.abort_on_exception(exc)
+    return wrapper

@@ -1,0 +1,86 @@
+"""``mpies inspect``: what a run file holds, for people (a table) and scripts (--json)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import numpy as np
+
+from ..io import open_run, read_best, read_history
+from .errors import user_errors
+
+
+def summarize(path: str) -> dict:
+    """Summary of one run file as plain Python values (what ``--json`` prints)."""
+    with open_run(path) as f:
+        attrs = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in f.attrs.items() if k != "config"}
+        history = read_history(f)
+        best = read_best(f)
+        pointer = f["state/pointer"][()]
+        import tomllib
+        generations = tomllib.loads(str(f.attrs["config"])).get("generations")
+    last = history[-1] if history.size else None
+    evals = history["eval_return"][~np.isnan(history["eval_return"])] if history.size else np.array([])
+
+    def num(x):
+        x = float(x)
+        return None if np.isnan(x) or np.isinf(x) else x
+
+    return {
+        "path": str(path), **attrs,
+        "generations_done": int(history.size), "generations_total": generations,
+        "checkpoint_generation": int(pointer[1]) if pointer[0] >= 0 else None,
+        "env_steps": int(last["env_steps"]) if last is not None else 0,
+        "wall_time": num(last["wall_time"]) if last is not None else None,
+        "last_fitness_mean": num(last["fitness_mean"]) if last is not None else None,
+        "last_fitness_max": num(last["fitness_max"]) if last is not None else None,
+        "last_eval_return": num(evals[-1]) if evals.size else None,
+        "best_eval_return": num(best["fitness"]) if int(best["generation"]) >= 0 else None,
+        "best_generation": int(best["generation"]) if int(best["generation"]) >= 0 else None,
+        "failed_members": int(history["failed"].sum()) if history.size else 0,
+    }
+
+
+def _table(summary: dict, history_tail) -> str:
+    keys = ["path", "status", "algorithm", "env", "seed", "ranks", "num_params", "generations_done",
+            "generations_total", "checkpoint_generation", "env_steps", "wall_time", "last_fitness_mean",
+            "last_fitness_max", "last_eval_return", "best_eval_return", "best_generation",
+            "failed_members", "start_time", "end_time", "host", "mpies_version"]
+    width = max(len(k) for k in keys)
+    lines = []
+    for k in keys:
+        v = summary.get(k)
+        if isinstance(v, float):
+            v = f"{v:.6g}"
+        lines.append(f"{k:<{width}}  {'-' if v in (None, '') else v}")
+    if history_tail is not None and history_tail.size:
+        lines.append("")
+        lines.append(f"{'gen':>6} {'fit mean':>10} {'fit max':>10} {'eval':>10} {'sigma':>9} {'steps':>11} {'s/gen':>7}")
+        for r in history_tail:
+            seconds = r["rollout_seconds"] + r["gather_seconds"] + r["update_seconds"] + r["io_seconds"]
+            lines.append(f"{r['generation']:>6} {r['fitness_mean']:>10.2f} {r['fitness_max']:>10.2f} "
+                         f"{r['eval_return']:>10.2f} {r['sigma']:>9.4f} {r['env_steps']:>11} {seconds:>7.2f}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per file, one per line")
+@click.option("--tail", default=5, type=click.IntRange(min=0), help="history rows to show")
+@user_errors
+def inspect(paths, as_json, tail):
+    """Summarise run files: status, progress, best and latest returns.
+
+    Works on finished runs, on runs still being written (live), and on files of killed runs.
+    """
+    for i, path in enumerate(paths):
+        summary = summarize(path)
+        if as_json:
+            click.echo(json.dumps(summary))
+            continue
+        with open_run(path) as f:
+            tail_rows = read_history(f)[-tail:] if tail else None
+        if i:
+            click.echo("")
+        click.echo(_table(summary, tail_rows))

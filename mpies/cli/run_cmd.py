@@ -1,0 +1,128 @@
+"""``mpies run`` and ``mpies resume``: the commands launched under mpiexec / srun."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import config as config_mod
+from ..config import ConfigError
+from ..io import RunFileError
+from .errors import mpi_errors
+
+
+def _echo_rank0(comm):
+    return (lambda line: click.echo(line)) if comm.rank == 0 else (lambda line: None)
+
+
+def _agree(comm, check) -> None:
+    """Run ``check()`` on rank 0 only; re-raise its user error on every rank."""
+    error = None
+    if comm.rank == 0:
+        try:
+            check()
+        except (ConfigError, RunFileError) as exc:
+            error = exc
+    error = comm.bcast(error)
+    if error is not None:
+        raise error
+
+
+def _finish(runner, outcome, comm) -> None:
+    from ..runner import EXIT_PREEMPTED
+    log = _echo_rank0(comm)
+    runner.close()
+    if outcome.status == "preempted":
+        log(f"stopped after generation {outcome.generation} with a checkpoint in {outcome.path}; "
+            f"continue with: mpies resume {outcome.path}")
+        sys.exit(EXIT_PREEMPTED)
+    log(f"finished {outcome.generation} generations: {outcome.path}")
+
+
+STOP_AFTER_HELP = ("stop after N generations of this invocation, with a checkpoint (exit code 75); "
+                   "continue later with `mpies resume`")
+
+
+@click.command()
+@click.argument("config")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="override a config field, e.g. --set strategy.sigma=0.05 (repeatable)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="output HDF5 file [default: the config's output.path]")
+@click.option("--overwrite", is_flag=True, help="replace the output file if it exists")
+@click.option("--stop-after", type=click.IntRange(min=1), metavar="N", help=STOP_AFTER_HELP)
+@mpi_errors
+def run(config, overrides, output, overwrite, stop_after):
+    """Run CONFIG: a TOML file or the name of a shipped config (see `mpies envs`).
+
+    \b
+    Launch under MPI with one rank per core, e.g.
+      mpiexec -n 8 mpies run cartpole
+      mpiexec -n 4 mpies run my.toml --set strategy.sigma=0.05 --set generations=300 -o out.h5
+
+    Rank 0 prints one line per generation and writes the HDF5 file. SIGTERM or SIGUSR1 make the
+    run checkpoint at the end of the current generation and exit with code 75.
+    """
+    from ..comm import Comm
+    from ..runner import Runner
+
+    cfg = config_mod.load(config, overrides)
+    if output:
+        cfg.output.path = output
+    path = cfg.output_path()
+    comm = Comm()
+
+    def check_output():
+        if path.exists() and not overwrite:
+            raise ConfigError(f"output: {path} exists; pass --overwrite to replace it, -o for another "
+                              f"file, or `mpies resume {path}` to continue it")
+    _agree(comm, check_output)
+    runner = Runner(cfg, path, comm, log=_echo_rank0(comm))
+    _echo_rank0(comm)(f"mpies {cfg.algorithm} on {cfg.env}: {runner.policy.num_params} parameters, "
+                      f"population {cfg.strategy.population}, {comm.size} rank(s) -> {path}")
+    runner.start_new(overwrite)
+    _finish(runner, runner.run(stop_after), comm)
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--generations", type=click.IntRange(min=1), metavar="N",
+              help="raise the generation budget to N (default: the run's own)")
+@click.option("--stop-after", type=click.IntRange(min=1), metavar="N", help=STOP_AFTER_HELP)
+@mpi_errors
+def resume(path, generations, stop_after):
+    """Continue the run stored in PATH from its latest checkpoint, exactly.
+
+    The configuration is read from the file; the number of ranks may differ from the original run
+    and the result is the same as if the run had never stopped.
+    """
+    from ..comm import Comm
+    from ..io import open_run
+    from ..runner import Runner
+
+    comm = Comm()
+    loaded = None
+    if comm.rank == 0:
+        try:
+            with open_run(path) as f:
+                loaded = (str(f.attrs["config"]), str(f.attrs["status"]))
+        except RunFileError as exc:
+            loaded = exc
+    loaded = comm.bcast(loaded)
+    if isinstance(loaded, RunFileError):
+        raise loaded
+    text, status = loaded
+    cfg = config_mod.from_toml(text)
+    if generations:
+        cfg.generations = generations
+    runner = Runner(cfg, path, comm, log=_echo_rank0(comm))
+    runner.start_resumed()
+    if runner.generation >= cfg.generations:
+        _echo_rank0(comm)(f"{path}: already finished ({runner.generation} generations); nothing to do "
+                          f"(raise the budget with --generations)")
+        runner.close()
+        return
+    _echo_rank0(comm)(f"resuming {path} at generation {runner.generation} ({status}) on {comm.size} rank(s)")
+    _finish(runner, runner.run(stop_after), comm)

@@ -1,0 +1,135 @@
+"""Everything MPI: the only module of mpies that imports mpi4py.
+
+Ranks never exchange parameter vectors. What crosses the network each generation is
+:meth:`Comm.allgather_rows` -- one float64 row of small per-member scalars per member -- plus one
+integer flag (:meth:`Comm.any`). The same code runs on 1 rank (still real MPI) or thousands.
+
+Members are dealt round-robin: rank ``r`` of ``p`` evaluates members ``r, r+p, r+2p, ...``
+(:func:`members_of`). Gathered rows are returned in member order, so every reduction that follows
+sums in member order and gives bitwise the same result for any number of ranks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Callable
+
+import numpy as np
+from mpi4py import MPI
+
+
+def members_of(rank: int, size: int, count: int) -> range:
+    """Indices of the members that ``rank`` of ``size`` evaluates out of ``count``."""
+    return range(rank, count, size)
+
+
+class Comm:
+    """A communicator with the few collectives mpies needs and a count of bytes sent.
+
+    Args:
+        comm: an mpi4py communicator; ``None`` means ``MPI.COMM_WORLD``.
+    """
+
+    def __init__(self, comm=None):
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        self.bytes_sent = 0  # bytes this rank contributed to collectives since the last reset
+        self._windows: list = []
+
+    # ------------------------------------------------------------------ collectives
+    def allgather_rows(self, local_rows: np.ndarray, count: int) -> np.ndarray:
+        """Gather every rank's rows and return all ``count`` of them in member order.
+
+        Args:
+            local_rows: float64 array ``(len(members_of(rank, size, count)), width)``, the rows of
+                this rank's members in increasing member order.
+            count: total number of members.
+
+        Returns:
+            float64 array ``(count, width)``, row ``i`` belonging to member ``i``.
+        """
+        local_rows = np.ascontiguousarray(local_rows, dtype=np.float64)
+        width = local_rows.shape[1]
+        counts = np.array([len(members_of(r, self.size, count)) for r in range(self.size)])
+        if local_rows.shape[0] != counts[self.rank]:
+            raise ValueError(f"rank {self.rank} has {local_rows.shape[0]} rows, expected {counts[self.rank]}")
+        displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        by_rank = np.empty((count, width), dtype=np.float64)
+        self.comm.Allgatherv(local_rows, [by_rank, counts * width, displs * width, MPI.DOUBLE])
+        self.bytes_sent += local_rows.nbytes
+        order = np.concatenate([np.asarray(members_of(r, self.size, count)) for r in range(self.size)])
+        rows = np.empty_like(by_rank)
+        rows[order] = by_rank
+        return rows
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank (e.g. a signal seen by one rank)."""
+        send = np.array([1 if flag else 0], dtype=np.int32)
+        recv = np.empty_like(send)
+        self.comm.Allreduce(send, recv, op=MPI.MAX)
+        self.bytes_sent += send.nbytes
+        return bool(recv[0])
+
+    def bcast(self, obj, root: int = 0):
+        """Broadcast a small picklable object (setup only, never per generation)."""
+        return self.comm.bcast(obj, root=root)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    # ------------------------------------------------------------------ shared memory
+    def node_shared_array(self, count: int, dtype, fill: Callable[[np.ndarray], None]) -> np.ndarray:
+        """One array per node in an MPI shared-memory window, filled once by the node's first rank.
+
+        Args:
+            count: number of elements.
+            dtype: numpy dtype of the elements.
+            fill: called with the writable array on one rank per node; must be deterministic so
+                that every node holds identical contents.
+
+        Returns:
+            A read-only view of ``count`` elements, valid until :meth:`close`.
+        """
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        itemsize = np.dtype(dtype).itemsize
+        nbytes = count * itemsize if node.Get_rank() == 0 else 0
+        win = MPI.Win.Allocate_shared(nbytes, itemsize, comm=node)
+        buffer, _ = win.Shared_query(0)
+        array = np.ndarray(buffer=buffer, dtype=dtype, shape=(count,))
+        if node.Get_rank() == 0:
+            fill(array)
+        node.Barrier()
+        array.flags.writeable = False
+        self._windows.append((win, node))
+        return array
+
+    def close(self) -> None:
+        """Free shared-memory windows (collective over each node)."""
+        for win, node in self._windows:
+            win.Free()
+            node.Free()
+        self._windows.clear()
+
+
+def abort_on_exception(exc: BaseException) -> None:
+    """Print this rank's traceback and end the whole MPI job with exit code 1.
+
+    Without this, one rank's exception leaves the others blocked in the next collective forever.
+    """
+    rank = MPI.COMM_WORLD.Get_rank()
+    text = "".join(traceback.format_exception(exc))
+    sys.stderr.write("".join(f"[rank {rank}] {line}\n" for line in text.rstrip().splitlines()))
+    sys.stderr.flush()
+    MPI.COMM_WORLD.Abort(1)
+    os._exit(1)  # pragma: no cover - Abort does not return
+
+
+def world_rank() -> int:
+    return MPI.COMM_WORLD.Get_rank()
+
+
+def processor_name() -> str:
+    return MPI.Get_processor_name()

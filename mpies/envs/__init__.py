@@ -1,0 +1,45 @@
+"""Environment factories: gymnasium ids, checked before any process starts a rollout."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+import gymnasium as gym
+
+from ..config import ConfigError
+
+FAMILIES = {
+    "classic control": ["CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCarContinuous-v0"],
+    "box2d": ["LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3"],
+    "mujoco": ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5", "Swimmer-v5"],
+}
+"""Environments mpies is tested on, by family (any flat-Box-observation gymnasium id works)."""
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise ConfigError unless ``env_id`` names a registered gymnasium environment.
+
+    ``module:Env-v0`` imports ``module`` first, which may register ``Env-v0``.
+    """
+    name = env_id
+    if ":" in env_id:
+        module, _, name = env_id.partition(":")
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"env: cannot import module {module!r} for {env_id!r}: {exc}") from None
+    if name not in gym.envs.registry:
+        close = difflib.get_close_matches(name, list(gym.envs.registry), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"env: unknown environment {env_id!r}{hint}; run `mpies envs` to list them")
+
+
+def make_env(env_id: str, env_kwargs: dict | None = None) -> gym.Env:
+    """Create the environment without gymnasium's passive checker (it costs time every step)."""
+    check_env_id(env_id)
+    name = env_id.partition(":")[2] or env_id
+    try:
+        return gym.make(name, disable_env_checker=True, **(env_kwargs or {}))
+    except TypeError as exc:
+        raise ConfigError(f"env_kwargs: {env_id} rejected them: {exc}") from None

@@ -1,0 +1,71 @@
+"""Read run files -- finished, live (being written by a run) or left by a killed run.
+
+Files are opened read-only in SWMR mode without file locking, so a reader never blocks or
+disturbs the writer, and a file whose writer was killed mid-write still opens.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import h5py
+import numpy as np
+
+from .schema import SCHEMA_VERSION
+
+
+class RunFileError(Exception):
+    """A file that is missing, not HDF5, or not an mpies run: the message is one line."""
+
+
+def open_run(path: str | os.PathLike, retries: int = 5) -> h5py.File:
+    """Open a run file for reading; raise RunFileError with a clear message if it is not one."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise RunFileError(f"{path}: no such file")
+    if not h5py.is_hdf5(path):
+        raise RunFileError(f"{path}: not an HDF5 file (truncated, or not written by mpies)")
+    for attempt in range(retries):
+        try:
+            f = h5py.File(path, "r", swmr=True, locking=False)
+            break
+        except OSError as exc:  # a writer may be mid-write: try again shortly
+            if attempt == retries - 1:
+                raise RunFileError(f"{path}: cannot be read as HDF5 ({exc})") from None
+            time.sleep(0.2)
+    if "schema_version" not in f.attrs or "history" not in f:
+        f.close()
+        raise RunFileError(f"{path}: an HDF5 file, but not an mpies run (no schema_version / history)")
+    if int(f.attrs["schema_version"]) > SCHEMA_VERSION:
+        f.close()
+        raise RunFileError(f"{path}: schema version {f.attrs['schema_version']} is newer than this "
+                           f"mpies understands ({SCHEMA_VERSION}); upgrade mpies")
+    return f
+
+
+def read_history(f: h5py.File) -> np.ndarray:
+    """All history rows as a structured array (see ``HISTORY_DTYPE``)."""
+    return f["history"][()]
+
+
+def _read_tree(group: h5py.Group) -> dict[str, np.ndarray]:
+    out = {}
+    group.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def read_state(f: h5py.File) -> tuple[int, dict[str, np.ndarray]]:
+    """The latest complete checkpoint: ``(next_generation, flat name -> array)``.
+
+    Raises RunFileError if the run never reached a checkpoint.
+    """
+    slot, next_generation = (int(v) for v in f["state/pointer"][()])
+    if slot < 0:
+        raise RunFileError(f"{f.filename}: the run stopped before its first checkpoint; start it again")
+    return next_generation, _read_tree(f[f"state/slot{slot}"])
+
+
+def read_best(f: h5py.File) -> dict[str, np.ndarray]:
+    """``/best``: params, fitness, generation, obs_mean, obs_std (generation -1: none yet)."""
+    return _read_tree(f["best"])

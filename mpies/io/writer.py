@@ -1,0 +1,142 @@
+"""The rank-0 writer of a run file.
+
+The file is opened only for the moment of a write and closed again (SWMR mode while open, flushed
+before close). A writer killed between writes -- nearly always the case, as writes take
+milliseconds and generations take seconds -- leaves a closed, clean file that ``h5dump``, h5py and
+``mpies resume`` open directly. A writer killed in the middle of a write leaves the SWMR
+consistency flags set; mpies readers open it in SWMR mode anyway and ``mpies resume`` rewrites it
+(see :func:`repair`), while the A/B checkpoint slots guarantee the last complete checkpoint survives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .schema import HISTORY_DTYPE, SCHEMA_VERSION
+
+LIBVER = ("v110", "v110")  # superblock v3: needed for SWMR, still readable by HDF5 1.10 tools
+
+
+def _write_tree(group: h5py.Group, state: dict[str, np.ndarray]) -> None:
+    for name, value in state.items():
+        group.create_dataset(name, data=np.asarray(value))
+
+
+class RunWriter:
+    """Appends generations and checkpoints to one run file. Use on rank 0 only."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, path, attrs: dict, state: dict[str, np.ndarray], best: dict[str, np.ndarray],
+               overwrite: bool = False) -> "RunWriter":
+        """Create a new run file with empty history and two state slots shaped like ``state``."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with h5py.File(tmp, "w", libver=LIBVER, locking=False) as f:
+            f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", "end_time": "",
+                            **attrs})
+            f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE, chunks=(256,))
+            pointer = f.create_dataset("state/pointer", data=np.array([-1, 0], dtype=np.int64))
+            pointer.attrs["doc"] = "[slot of the latest complete checkpoint (-1: none), its next generation]"
+            for slot in ("slot0", "slot1"):
+                _write_tree(f.create_group(f"state/{slot}"), state)
+            _write_tree(f.create_group("best"), best)
+        os.replace(tmp, path)
+        return cls(path)
+
+    # ------------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def _open(self, swmr: bool):
+        try:
+            f = h5py.File(self.path, "r+", libver=LIBVER, locking=False)
+        except OSError as exc:
+            if "already open for write" not in str(exc):
+                raise
+            repair(self.path)
+            f = h5py.File(self.path, "r+", libver=LIBVER, locking=False)
+        try:
+            if swmr:
+                f.swmr_mode = True
+            yield f
+            f.flush()
+        finally:
+            f.close()
+
+    def write_generation(self, row: np.void | dict, state: dict | None = None,
+                         best: dict | None = None) -> None:
+        """Append one history row; optionally write a checkpoint and/or the new best.
+
+        Args:
+            row: a record with the fields of ``HISTORY_DTYPE``.
+            state: flat ``name -> array`` (same names and shapes as at creation) plus
+                ``next_generation``: written to the slot not pointed at, then the pointer flips.
+            best: ``name -> array`` replacing ``/best``.
+        """
+        with self._open(swmr=True) as f:
+            history = f["history"]
+            n = history.shape[0]
+            history.resize((n + 1,))
+            record = np.zeros((), dtype=HISTORY_DTYPE)
+            for name in HISTORY_DTYPE.names:
+                record[name] = row[name]
+            history[n] = record
+            if best is not None:
+                for name, value in best.items():
+                    f["best"][name][...] = value
+            if state is not None:
+                self._write_checkpoint(f, state)
+
+    def _write_checkpoint(self, f: h5py.File, state: dict) -> None:
+        pointer = f["state/pointer"]
+        slot = 1 - int(pointer[0]) if pointer[0] >= 0 else 0
+        group = f[f"state/slot{slot}"]
+        for name, value in state.items():
+            if name == "next_generation":
+                continue
+            if group[name].shape != np.shape(value):
+                raise ValueError(f"state {name!r} changed shape: {group[name].shape} -> {np.shape(value)}")
+            group[name][...] = value
+        f.flush()  # the slot is complete on disk before the pointer names it
+        pointer[...] = np.array([slot, state["next_generation"]], dtype=np.int64)
+
+    def truncate_history(self, generations: int) -> None:
+        """Drop history rows past ``generations`` (rows written after the checkpoint resumed from)."""
+        with self._open(swmr=False) as f:
+            if f["history"].shape[0] > generations:
+                f["history"].resize((generations,))
+
+    def set_attrs(self, **attrs) -> None:
+        """Update root attributes (not possible while in SWMR mode, hence a plain open)."""
+        with self._open(swmr=False) as f:
+            f.attrs.update(attrs)
+
+    def finish(self, status: str) -> None:
+        self.set_attrs(status=status, end_time=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+
+def repair(path: str | os.PathLike) -> None:
+    """Rewrite a file whose writer died mid-write (consistency flags still set) into a clean copy.
+
+    Reads in SWMR mode (which ignores the flags), copies every object and attribute into a new
+    file, then atomically replaces the original.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.repair-{os.getpid()}")
+    with h5py.File(path, "r", swmr=True, locking=False) as src, \
+            h5py.File(tmp, "w", libver=LIBVER, locking=False) as dst:
+        dst.attrs.update(src.attrs)
+        for name in src:
+            src.copy(src[name], dst, name=name)
+    os.replace(tmp, path)

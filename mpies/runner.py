@@ -1,0 +1,270 @@
+"""The generation loop: the only place that mixes MPI, a strategy, rollouts and I/O.
+
+Every rank runs this same deterministic loop (DESIGN.md)::
+
+    ask     population = strategy.ask()            same keys on every rank, no communication
+    eval    this rank's members i = r, r+p, ...    plus noiseless episodes of the mean when due
+    gather  Allgatherv of one float64 row per task: fitness, length, steps, observation sums
+    tell    strategy.tell(all fitness)             identical on every rank
+    log     rank 0 appends a history row; checkpoints on schedule, at the end, or on a signal
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, seeding
+from .comm import Comm, members_of
+from .config import ConfigError, RunConfig, to_toml
+from .envs import make_env
+from .io import RunFileError, RunWriter, open_run, read_state
+from .io.schema import HISTORY_DTYPE
+from .noise import make_noise
+from .policies import ObsNormalizer, Policy
+from .rollout import run_episode
+from .strategies import STRATEGIES
+
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped on a signal after a checkpoint; resume to continue
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+@dataclass
+class RunOutcome:
+    status: str          # "finished" or "preempted"
+    generation: int      # generations completed
+    path: Path
+
+
+class _RowLayout:
+    """Columns of the per-task row gathered each generation: 3 scalars + observation sums."""
+
+    FITNESS, LENGTH, STEPS, OBS_COUNT = range(4)
+
+    def __init__(self, obs_dim: int, obs_norm: bool):
+        self.obs_dim = obs_dim if obs_norm else 0
+        self.obs_sum = slice(4, 4 + self.obs_dim)
+        self.obs_sumsq = slice(4 + self.obs_dim, 4 + 2 * self.obs_dim)
+        self.width = 4 + 2 * self.obs_dim
+
+
+class Runner:
+    """One run of ``config`` writing ``path``; construct on every rank of ``comm``."""
+
+    def __init__(self, config: RunConfig, path: Path, comm: Comm, log=print):
+        self.config, self.path, self.comm, self.log = config, Path(path), comm, log
+        if config.strategy.population < comm.size:
+            raise ConfigError(
+                f"strategy.population: got {config.strategy.population}; must be >= the number of "
+                f"ranks ({comm.size}) so that every rank evaluates a member")
+        self.env = make_env(config.env, config.env_kwargs)
+        spec_steps = self.env.spec.max_episode_steps if self.env.spec else None
+        self.max_steps = config.rollout.max_steps or spec_steps or 1000
+        p = config.policy
+        self.policy = Policy(self.env.observation_space, self.env.action_space, p.kind, p.hidden)
+        self.noise = make_noise(config.noise.mode, config.seed, self.policy.num_params,
+                                config.noise.table_size, comm)
+        theta0 = self.policy.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS),
+                                            p.init_scale)
+        self.strategy = STRATEGIES[config.algorithm](config.strategy, theta0, self.noise)
+        self.normalizer = ObsNormalizer(self.policy.obs_dim)
+        self.layout = _RowLayout(self.policy.obs_dim, p.obs_norm)
+        self.obs_buffer = np.empty((self.max_steps, self.policy.obs_dim)) if p.obs_norm else None
+        mean, std = self.normalizer.mean_std()
+        self.best = {"params": np.zeros_like(theta0), "fitness": np.asarray(-np.inf),
+                     "generation": np.asarray(-1, dtype=np.int64), "obs_mean": mean, "obs_std": std}
+        self.env_steps = 0
+        self.generation = 0
+        self.writer: RunWriter | None = None
+        self._signalled = False
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {f"strategy/{k}": v for k, v in self.strategy.state_dict().items()}
+        state.update({f"normalizer/{k}": np.array(v) for k, v in self.normalizer.state.items()})
+        state.update({f"best/{k}": np.array(v) for k, v in self.best.items()})
+        state["counters/env_steps"] = np.asarray(self.env_steps, dtype=np.int64)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        def sub(prefix):
+            return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        self.strategy.load_state_dict(sub("strategy/"))
+        self.normalizer.state = {k: np.array(v) for k, v in sub("normalizer/").items()}
+        self.best = {k: np.array(v) for k, v in sub("best/").items()}
+        self.env_steps = int(state["counters/env_steps"])
+
+    def start_new(self, overwrite: bool) -> None:
+        """Create the output file (rank 0)."""
+        if self.comm.rank == 0:
+            c = self.config
+            attrs = {"mpies_version": __version__, "algorithm": c.algorithm, "env": c.env,
+                     "seed": c.seed, "ranks": self.comm.size, "config": to_toml(c),
+                     "host": socket.gethostname(), "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                     "num_params": self.policy.num_params}
+            self.writer = RunWriter.create(self.path, attrs, self.state_dict(), self.best, overwrite)
+
+    def start_resumed(self) -> None:
+        """Load the latest checkpoint of the output file (read on rank 0, broadcast once)."""
+        loaded = None
+        if self.comm.rank == 0:
+            try:
+                with open_run(self.path) as f:
+                    loaded = read_state(f)
+            except RunFileError as exc:
+                loaded = exc
+        loaded = self.comm.bcast(loaded)
+        if isinstance(loaded, RunFileError):
+            raise loaded
+        next_generation, state = loaded
+        self.load_state_dict(state)
+        self.generation = next_generation
+        if self.comm.rank == 0:
+            self.writer = RunWriter(self.path)
+            self.writer.truncate_history(next_generation)
+
+    # ------------------------------------------------------------------ one generation
+    def _evaluate_tasks(self, population, evaluate: bool) -> tuple[np.ndarray, int]:
+        """Rows of this rank's tasks: members first, then noiseless evaluation episodes."""
+        c, layout = self.config, self.layout
+        n = population.size
+        n_eval = c.rollout.eval_episodes if evaluate else 0
+        g = population.generation
+        episodes = c.rollout.episodes
+        episode_seeds = seeding.derive(c.seed, seeding.EPISODE, g, n * episodes)
+        eval_seeds = seeding.derive(c.seed, seeding.EVAL_EPISODE, g, max(n_eval, 1))
+        collect = seeding.generator(c.seed, seeding.OBS_SAMPLE, g).random(n) < c.policy.obs_stat_fraction
+        obs_mean, obs_std = self.normalizer.mean_std()
+        mine = members_of(self.comm.rank, self.comm.size, n + n_eval)
+        rows = np.zeros((len(mine), layout.width))
+        for row, task in zip(rows, mine):
+            if task < n:
+                params = self.strategy.member_params(population, task)
+                group = population.episode_group(task)
+                seeds = episode_seeds[group * episodes:(group + 1) * episodes]
+                noise_std = c.policy.action_noise
+                buffer = self.obs_buffer if (layout.obs_dim and collect[task]) else None
+            else:
+                params, seeds = self.strategy.mean, eval_seeds[task - n:task - n + 1]
+                noise_std, buffer = 0.0, None
+            returns = []
+            for seed in seeds:
+                rng = np.random.default_rng([int(seed), task]) if noise_std else None
+                act = self.policy.actor(params, obs_mean, obs_std, noise_std, rng)
+                ep = run_episode(self.env, act, int(seed), self.max_steps, buffer)
+                returns.append(ep.total_return)
+                row[layout.LENGTH] += ep.length / len(seeds)
+                row[layout.STEPS] += ep.length
+                if ep.obs_sum is not None:
+                    row[layout.obs_sum] += ep.obs_sum
+                    row[layout.obs_sumsq] += ep.obs_sumsq
+                    row[layout.OBS_COUNT] += ep.length
+            row[layout.FITNESS] = np.mean(returns)
+        return rows, n_eval
+
+    def step(self) -> tuple[np.void, bool]:
+        """Run one generation on every rank; returns (history row, whether the best improved)."""
+        c, layout, g = self.config, self.layout, self.generation
+        t_start = time.perf_counter()
+        evaluate = c.rollout.eval_every > 0 and (g % c.rollout.eval_every == 0 or g == c.generations - 1)
+        population = self.strategy.ask()
+        obs_mean, obs_std = self.normalizer.mean_std()
+        theta = self.strategy.mean.copy()
+        local, n_eval = self._evaluate_tasks(population, evaluate)
+        t_rollout = time.perf_counter()
+
+        self.comm.bytes_sent = 0
+        rows = self.comm.allgather_rows(local, population.size + n_eval)
+        t_gather = time.perf_counter()
+
+        members = rows[:population.size]
+        info = self.strategy.tell(population, members[:, layout.FITNESS])
+        if layout.obs_dim:
+            self.normalizer.add(members[:, layout.obs_sum].sum(axis=0),
+                                members[:, layout.obs_sumsq].sum(axis=0),
+                                members[:, layout.OBS_COUNT].sum())
+        steps = int(rows[:, layout.STEPS].sum())
+        self.env_steps += steps
+        eval_return = float(rows[population.size:, layout.FITNESS].mean()) if n_eval else np.nan
+        improved = bool(n_eval) and eval_return > float(self.best["fitness"])
+        if improved:
+            self.best = {"params": theta, "fitness": np.asarray(eval_return),
+                         "generation": np.asarray(g, dtype=np.int64), "obs_mean": obs_mean,
+                         "obs_std": obs_std}
+        t_update = time.perf_counter()
+
+        fitness = members[:, layout.FITNESS]
+        valid = fitness[~np.isnan(fitness)]
+        row = np.zeros((), dtype=HISTORY_DTYPE)
+        row["generation"], row["env_steps"], row["failed"] = g, self.env_steps, fitness.size - valid.size
+        if valid.size:
+            row["fitness_mean"], row["fitness_max"] = valid.mean(), valid.max()
+            row["fitness_min"], row["fitness_std"] = valid.min(), valid.std()
+        else:
+            row["fitness_mean"] = row["fitness_max"] = row["fitness_min"] = row["fitness_std"] = np.nan
+        row["eval_return"], row["sigma"], row["update_norm"] = eval_return, info["sigma"], info["update_norm"]
+        row["rollout_seconds"] = t_rollout - t_start
+        row["gather_seconds"] = t_gather - t_rollout
+        row["update_seconds"] = t_update - t_gather
+        row["bytes_sent_per_rank"] = self.comm.bytes_sent
+        self.generation += 1
+        self._steps_per_second = steps / max(t_update - t_start, 1e-9)
+        return row, improved
+
+    # ------------------------------------------------------------------ the loop
+    def _on_signal(self, signum, frame):
+        self._signalled = True
+
+    def run(self, stop_after: int | None = None) -> RunOutcome:
+        """Run generations until the budget, ``stop_after`` more generations, or a stop signal."""
+        c = self.config
+        previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        if self.writer is not None:
+            self.writer.set_attrs(status="running", ranks=self.comm.size, end_time="")
+        t0 = time.perf_counter()
+        done_here, io_seconds, status = 0, 0.0, "finished"
+        try:
+            while self.generation < c.generations:
+                row, improved = self.step()
+                done_here += 1
+                stop = self.comm.any(self._signalled)
+                row["bytes_sent_per_rank"] = self.comm.bytes_sent
+                if stop or (stop_after is not None and done_here >= stop_after):
+                    status = "preempted" if self.generation < c.generations else "finished"
+                every = c.output.checkpoint_every
+                checkpoint = (status != "finished" or self.generation == c.generations
+                              or (every and self.generation % every == 0))
+                row["wall_time"] = time.perf_counter() - t0
+                row["io_seconds"] = io_seconds
+                if self.writer is not None:
+                    t_io = time.perf_counter()
+                    state = dict(self.state_dict(), next_generation=self.generation) if checkpoint else None
+                    self.writer.write_generation(row, state, self.best if improved else None)
+                    io_seconds = time.perf_counter() - t_io
+                    self.log(self._progress_line(row, io_seconds))
+                if status == "preempted":
+                    break
+            if self.writer is not None:
+                self.writer.finish(status)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return RunOutcome(status, self.generation, self.path)
+
+    def _progress_line(self, row, io_seconds: float) -> str:
+        c = self.config
+        ev = f"{row['eval_return']:9.2f}" if not np.isnan(row["eval_return"]) else "        -"
+        width = len(str(c.generations))
+        return (f"gen {row['generation'] + 1:>{width}}/{c.generations} | fit mean {row['fitness_mean']:9.2f}"
+                f" max {row['fitness_max']:9.2f} | eval {ev} | {self._steps_per_second / 1e3:7.1f}k steps/s"
+                f" | roll {row['rollout_seconds']:.2f}s gath {row['gather_seconds']:.3f}s"
+                f" upd {row['update_seconds']:.3f}s io {io_seconds:.3f}s")
+
+    def close(self) -> None:
+        self.env.close()
+        self.comm.close()
