@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from typing import Callable
 
@@ -123,6 +124,7 @@ def abort_on_exception(exc: BaseException) -> None:
     text = "".join(traceback.format_exception(exc))
     sys.stderr.write("".join(f"[rank {rank}] {line}\n" for line in text.rstrip().splitlines()))
     sys.stderr.flush()
+    time.sleep(0.5)  # let the launcher forward this rank's output before Abort tears the job down
     MPI.COMM_WORLD.Abort(1)
     os._exit(1)  # pragma: no cover - Abort does not return
 

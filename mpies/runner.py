@@ -11,6 +11,7 @@ Every rank runs this same deterministic loop (DESIGN.md)::
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import time
@@ -251,6 +252,11 @@ class Runner:
                     break
             if self.writer is not None:
                 self.writer.finish(status)
+        except BaseException:
+            if self.writer is not None:  # leave a truthful status if this rank can still write
+                with contextlib.suppress(Exception):
+                    self.writer.finish("failed")
+            raise
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)

@@ -10,7 +10,10 @@ import numpy as np
 
 
 def centered_ranks(fitness: np.ndarray) -> np.ndarray:
-    """Ranks scaled to [-0.5, 0.5] (Salimans et al. 2017); ties broken by member index.
+    """Ranks scaled to [-0.5, 0.5] (Salimans et al. 2017); tied members share their mean rank.
+
+    Sharing ranks matters once a task is solved: a population of equal returns (CartPole at 500)
+    gets all-zero weights instead of a random walk driven by member order.
 
     Args:
         fitness: float array ``(n,)``; NaN entries are failed members.
@@ -22,9 +25,13 @@ def centered_ranks(fitness: np.ndarray) -> np.ndarray:
     valid = np.flatnonzero(~np.isnan(fitness))
     shaped = np.zeros(fitness.shape, dtype=np.float64)
     if valid.size > 1:
-        order = np.argsort(fitness[valid], kind="stable")
+        values = fitness[valid]
+        order = np.argsort(values, kind="stable")
+        tie_group = np.concatenate([[0], np.cumsum(np.diff(values[order]) != 0)])
+        positions = np.arange(valid.size, dtype=np.float64)
+        mean_rank = np.bincount(tie_group, positions) / np.bincount(tie_group)
         ranks = np.empty(valid.size, dtype=np.float64)
-        ranks[order] = np.arange(valid.size, dtype=np.float64)
+        ranks[order] = mean_rank[tie_group]
         shaped[valid] = ranks / (valid.size - 1) - 0.5
     return shaped
 

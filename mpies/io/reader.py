@@ -26,14 +26,26 @@ def open_run(path: str | os.PathLike, retries: int = 5) -> h5py.File:
         raise RunFileError(f"{path}: no such file")
     if not h5py.is_hdf5(path):
         raise RunFileError(f"{path}: not an HDF5 file (truncated, or not written by mpies)")
+    try:  # a plain open checks the file is complete (SWMR opens skip that check)...
+        f = h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        if "truncated" in str(exc):
+            raise RunFileError(f"{path}: truncated HDF5 file ({exc}); it cannot be read or resumed") from None
+        f = _open_swmr(path, retries)  # ...but refuses files a writer holds open, or was killed in
+    return _check_run_file(f, path)
+
+
+def _open_swmr(path: str, retries: int) -> h5py.File:
     for attempt in range(retries):
         try:
-            f = h5py.File(path, "r", swmr=True, locking=False)
-            break
+            return h5py.File(path, "r", swmr=True, locking=False)
         except OSError as exc:  # a writer may be mid-write: try again shortly
             if attempt == retries - 1:
                 raise RunFileError(f"{path}: cannot be read as HDF5 ({exc})") from None
             time.sleep(0.2)
+
+
+def _check_run_file(f: h5py.File, path: str) -> h5py.File:
     if "schema_version" not in f.attrs or "history" not in f:
         f.close()
         raise RunFileError(f"{path}: an HDF5 file, but not an mpies run (no schema_version / history)")

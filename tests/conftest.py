@@ -1,0 +1,108 @@
+"""Shared helpers: tiny run configs and real ``mpiexec`` launches with timeouts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+TESTS = Path(__file__).parent
+
+TINY = """
+name = "tiny"
+env = "{env}"
+seed = 3
+generations = {generations}
+{extra}
+
+[policy]
+kind = "mlp"
+hidden = [{hidden}]
+obs_norm = true
+action_noise = 0.0
+
+[strategy]
+population = {population}
+sigma = 0.1
+learning_rate = 0.05
+
+[noise]
+mode = "{noise}"
+table_size = 200000
+
+[rollout]
+max_steps = {max_steps}
+eval_every = 2
+eval_episodes = 3
+
+[output]
+checkpoint_every = 2
+"""
+
+
+def tiny_config(tmp_path: Path, *, env="CartPole-v1", generations=6, hidden="8", population=12,
+                noise="table", max_steps=100, name="tiny.toml", extra="") -> Path:
+    """Write a small, fast CartPole config; returns its path."""
+    path = tmp_path / name
+    path.write_text(TINY.format(env=env, generations=generations, hidden=hidden, population=population,
+                                noise=noise, max_steps=max_steps, extra=extra))
+    return path
+
+
+def subprocess_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def mpies_cmd(ranks: int | None, *args) -> list[str]:
+    """``mpiexec -n ranks python -m mpies ARGS`` (or without mpiexec when ranks is None)."""
+    base = [sys.executable, "-m", "mpies", *map(str, args)]
+    return base if ranks is None else ["mpiexec", "-n", str(ranks), *base]
+
+
+def run_mpies(ranks, *args, timeout=120, cwd=None, check_rc=0) -> subprocess.CompletedProcess:
+    """Run mpies and return the completed process; fail the test on timeout or wrong exit code."""
+    proc = subprocess.run(mpies_cmd(ranks, *args), capture_output=True, text=True, timeout=timeout,
+                          env=subprocess_env(), cwd=cwd)
+    if check_rc is not None and proc.returncode != check_rc:
+        pytest.fail(f"exit {proc.returncode} (expected {check_rc})\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def load_result(path: Path) -> dict[str, np.ndarray]:
+    """The deterministic content of a run file: checkpoint state, best, history columns."""
+    from mpies.io import open_run, read_best, read_history, read_state
+    from mpies.io.schema import DETERMINISTIC_FIELDS
+
+    with open_run(path) as f:
+        generation, state = read_state(f)
+        history = read_history(f)
+        best = read_best(f)
+    out = {f"state/{k}": v for k, v in state.items()}
+    out.update({f"best/{k}": v for k, v in best.items()})
+    out.update({f"history/{k}": history[k] for k in DETERMINISTIC_FIELDS})
+    out["next_generation"] = np.asarray(generation)
+    return out
+
+
+def assert_bitwise_equal(a: dict, b: dict) -> None:
+    assert sorted(a) == sorted(b)
+    for key in a:
+        x, y = np.asarray(a[key]), np.asarray(b[key])
+        assert x.shape == y.shape, key
+        assert x.tobytes() == y.tobytes(), f"{key} differs: {x} vs {y}"
+
+
+def history_length(path: Path) -> int:
+    try:
+        with h5py.File(path, "r", swmr=True, locking=False) as f:
+            return f["history"].shape[0]
+    except (OSError, KeyError):
+        return 0

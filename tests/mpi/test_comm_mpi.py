@@ -1,0 +1,47 @@
+"""comm.py under any number of ranks: run by tests/test_comm.py as `mpiexec -n K pytest tests/mpi`."""
+
+import numpy as np
+
+from mpies.comm import Comm, members_of
+
+
+def test_allgather_rows_returns_member_order():
+    comm = Comm()
+    for count in (comm.size, 7, 13):
+        if count < comm.size:
+            continue
+        mine = members_of(comm.rank, comm.size, count)
+        local = np.array([[i, i * 10.0, comm.rank] for i in mine]).reshape(len(mine), 3)
+        rows = comm.allgather_rows(local, count)
+        np.testing.assert_array_equal(rows[:, 0], np.arange(count))
+        np.testing.assert_array_equal(rows[:, 1], np.arange(count) * 10.0)
+        np.testing.assert_array_equal(rows[:, 2], np.arange(count) % comm.size)
+
+
+def test_bytes_sent_counts_only_this_ranks_rows():
+    comm = Comm()
+    comm.bytes_sent = 0
+    mine = members_of(comm.rank, comm.size, 9)
+    comm.allgather_rows(np.zeros((len(mine), 5)), 9)
+    assert comm.bytes_sent == len(mine) * 5 * 8
+
+
+def test_any_flag_reaches_every_rank():
+    comm = Comm()
+    assert comm.any(comm.rank == comm.size - 1)
+    assert not comm.any(False)
+
+
+def test_node_shared_array_is_filled_once_and_identical():
+    comm = Comm()
+    calls = []
+
+    def fill(array):
+        calls.append(comm.rank)
+        array[:] = np.arange(array.size)
+    shared = comm.node_shared_array(1000, np.float32, fill)
+    np.testing.assert_array_equal(shared, np.arange(1000, dtype=np.float32))
+    fillers = comm.comm.allgather(len(calls))
+    assert sum(fillers) == 1  # one node here: exactly one rank built the table
+    assert not shared.flags.writeable
+    comm.close()

@@ -1,0 +1,95 @@
+"""The command line: one-line errors with exit code 2, and the read-side commands on a real run."""
+
+import json
+
+import h5py
+import pytest
+from click.testing import CliRunner
+
+from conftest import run_mpies, tiny_config
+from mpies.cli import main
+
+
+def one_line_error(proc_or_result, *words):
+    err = proc_or_result.stderr if hasattr(proc_or_result, "stderr") else proc_or_result.output
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("Error: ") and "Traceback" not in err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("ranks", [None, 2])
+def test_run_errors_are_one_line_exit_2_on_any_rank_count(tmp_path, ranks):
+    proc = run_mpies(ranks, "run", tmp_path / "missing.toml", check_rc=2)
+    one_line_error(proc, "missing.toml", "not found")
+    bad = tiny_config(tmp_path)
+    proc = run_mpies(ranks, "run", bad, "--set", "strategy.sigma=-1", check_rc=2)
+    one_line_error(proc, "strategy.sigma", "-1", "> 0.0")
+    proc = run_mpies(ranks, "run", bad, "--set", "env=NoSuchEnv-v9", "-o", tmp_path / "x.h5", check_rc=2)
+    one_line_error(proc, "env", "NoSuchEnv-v9", "mpies envs")
+    if ranks:
+        proc = run_mpies(ranks, "run", bad, "--set", "strategy.population=2",
+                         "-o", tmp_path / "y.h5", check_rc=None)
+        assert proc.returncode == 0  # 2 members on 2 ranks is fine
+        proc = run_mpies(4, "run", bad, "--set", "strategy.population=2", "-o", tmp_path / "z.h5", check_rc=2)
+        one_line_error(proc, "strategy.population", "number of ranks (4)")
+
+
+def test_existing_output_is_not_overwritten_without_flag(tmp_path):
+    config = tiny_config(tmp_path, generations=1)
+    out = tmp_path / "o.h5"
+    run_mpies(None, "run", config, "-o", out)
+    proc = run_mpies(2, "run", config, "-o", out, check_rc=2)
+    one_line_error(proc, "exists", "--overwrite", "mpies resume")
+    run_mpies(2, "run", config, "-o", out, "--overwrite")
+
+
+def test_read_commands_on_a_real_run(tmp_path):
+    config = tiny_config(tmp_path, generations=4)
+    out = tmp_path / "run.h5"
+    run_mpies(2, "run", config, "-o", out)
+    cli = CliRunner()
+    result = cli.invoke(main, ["inspect", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["status"] == "finished" and summary["generations_done"] == 4
+    assert summary["ranks"] == 2 and summary["env"] == "CartPole-v1"
+    with h5py.File(out, "r") as f:
+        assert summary["best_eval_return"] == float(f["best/fitness"][()])
+    table = cli.invoke(main, ["inspect", str(out), str(out)])
+    assert table.exit_code == 0 and table.output.count("status") == 2
+    result = cli.invoke(main, ["eval", str(out), "--episodes", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads(result.output)
+    assert len(evaluation["returns"]) == 2 and evaluation["mean"] > 0
+    final = json.loads(cli.invoke(main, ["eval", str(out), "--episodes", "2", "--which", "final", "--json"]).output)
+    assert len(final["returns"]) == 2
+    png = tmp_path / "curve.png"
+    result = cli.invoke(main, ["plot", str(out), str(out), "-o", str(png), "-x", "env_steps"])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_read_commands_reject_foreign_files(tmp_path):
+    cli = CliRunner()
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    for command in (["inspect", str(foreign)], ["eval", str(foreign)], ["plot", str(foreign)],
+                    ["inspect", str(tmp_path / "nope.h5")]):
+        result = cli.invoke(main, command)
+        assert result.exit_code == 2, (command, result.output)
+        one_line_error(result)
+    proc = run_mpies(2, "resume", foreign, check_rc=2)
+    one_line_error(proc, "not an mpies run")
+
+
+def test_help_and_envs():
+    cli = CliRunner()
+    result = cli.invoke(main, ["--help"])
+    assert result.exit_code == 0 and "mpiexec -n 2 mpies run cartpole" in result.output
+    for command in ("run", "resume", "inspect", "plot", "eval", "envs"):
+        assert cli.invoke(main, [command, "--help"]).exit_code == 0
+    result = cli.invoke(main, ["envs"])
+    assert "cartpole" in result.output and "HalfCheetah-v5" in result.output
