@@ -50,7 +50,8 @@ def test_stopped_and_resumed_run_equals_uninterrupted(tmp_path):
     assert_bitwise_equal(load_result(straight), load_result(pieces))
 
 
-def test_sigterm_checkpoints_and_resume_is_exact(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
+def test_a_stop_signal_checkpoints_and_resume_is_exact(tmp_path, signum):
     config = tiny_config(tmp_path, env="mpies_test_envs:SleepyCartPole-v0", generations=30, max_steps=40)
     out = tmp_path / "signalled.h5"
     proc = subprocess.Popen(mpies_cmd(2, "run", config, "-o", out), env=subprocess_env(),
@@ -58,7 +59,7 @@ def test_sigterm_checkpoints_and_resume_is_exact(tmp_path):
     deadline = time.time() + 60
     while history_length(out) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)  # mpiexec forwards it to every rank
+    proc.send_signal(signum)  # mpiexec forwards it to every rank (SLURM: --signal=B:USR1@120)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 75, stderr
     with h5py.File(out, "r") as f:
