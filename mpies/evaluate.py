@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import config as config_mod
-from .envs import make_env
 from .io import RunFileError, open_run, read_best, read_state
-from .policies import ObsNormalizer, Policy
-from .rollout import run_episode
+from .policies import ObsNormalizer
+from .tasks import make_task
 
 
 def evaluate_run(path, episodes: int, which: str = "best", seed: int = 1_000_000) -> dict:
@@ -25,16 +24,24 @@ def evaluate_run(path, episodes: int, which: str = "best", seed: int = 1_000_000
             params, obs_mean, obs_std = best["params"], best["obs_mean"], best["obs_std"]
         else:
             _, state = read_state(f)
-            params = state["strategy/theta"]
+            params = state["mean"]
             normalizer = ObsNormalizer(len(state["normalizer/sum"]))
             normalizer.state = {k: state[f"normalizer/{k}"] for k in normalizer.state}
             obs_mean, obs_std = normalizer.mean_std()
-    env = make_env(cfg.env, cfg.env_kwargs)
-    policy = Policy(env.observation_space, env.action_space, cfg.policy.kind, cfg.policy.hidden)
-    max_steps = cfg.rollout.max_steps or (env.spec.max_episode_steps if env.spec else None) or 1000
-    act = policy.actor(params, obs_mean, obs_std)
-    results = [run_episode(env, act, seed + i, max_steps) for i in range(episodes)]
-    env.close()
-    returns = [r.total_return for r in results]
-    return {"env": cfg.env, "which": which, "returns": returns, "lengths": [r.length for r in results],
+    task = make_task(cfg)
+    fixed = _FixedStatistics(obs_mean, obs_std)
+    results = [task.evaluate(params, [seed + i], fixed) for i in range(episodes)]
+    task.close()
+    returns = [r.fitness for r in results]
+    return {"env": cfg.env, "which": which, "returns": returns, "lengths": [int(r.steps) for r in results],
             "mean": float(np.mean(returns)), "std": float(np.std(returns))}
+
+
+class _FixedStatistics:
+    """Stands in for an ObsNormalizer whose statistics were stored with the policy."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray):
+        self._mean_std = (mean, std)
+
+    def mean_std(self):
+        return self._mean_std

@@ -23,13 +23,12 @@ import numpy as np
 from . import __version__, seeding
 from .comm import Comm, members_of
 from .config import ConfigError, RunConfig, to_toml
-from .envs import make_env
 from .io import RunFileError, RunWriter, open_run, read_state
 from .io.schema import HISTORY_DTYPE
 from .noise import make_noise
-from .policies import ObsNormalizer, Policy
-from .rollout import run_episode
+from .policies import ObsNormalizer
 from .strategies import STRATEGIES
+from .tasks import make_task
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped on a signal after a checkpoint; resume to continue
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
@@ -47,8 +46,8 @@ class _RowLayout:
 
     FITNESS, LENGTH, STEPS, OBS_COUNT = range(4)
 
-    def __init__(self, obs_dim: int, obs_norm: bool):
-        self.obs_dim = obs_dim if obs_norm else 0
+    def __init__(self, obs_dim: int):
+        self.obs_dim = obs_dim
         self.obs_sum = slice(4, 4 + self.obs_dim)
         self.obs_sumsq = slice(4 + self.obs_dim, 4 + 2 * self.obs_dim)
         self.width = 4 + 2 * self.obs_dim
@@ -59,23 +58,17 @@ class Runner:
 
     def __init__(self, config: RunConfig, path: Path, comm: Comm, log=print):
         self.config, self.path, self.comm, self.log = config, Path(path), comm, log
-        if config.strategy.population < comm.size:
-            raise ConfigError(
-                f"strategy.population: got {config.strategy.population}; must be >= the number of "
-                f"ranks ({comm.size}) so that every rank evaluates a member")
-        self.env = make_env(config.env, config.env_kwargs)
-        spec_steps = self.env.spec.max_episode_steps if self.env.spec else None
-        self.max_steps = config.rollout.max_steps or spec_steps or 1000
-        p = config.policy
-        self.policy = Policy(self.env.observation_space, self.env.action_space, p.kind, p.hidden)
-        self.noise = make_noise(config.noise.mode, config.seed, self.policy.num_params,
+        self.task = make_task(config)
+        theta0 = self.task.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS))
+        self.noise = make_noise(config.noise.mode, config.seed, self.task.num_params,
                                 config.noise.table_size, comm)
-        theta0 = self.policy.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS),
-                                            p.init_scale)
         self.strategy = STRATEGIES[config.algorithm](config.strategy, theta0, self.noise)
-        self.normalizer = ObsNormalizer(self.policy.obs_dim)
-        self.layout = _RowLayout(self.policy.obs_dim, p.obs_norm)
-        self.obs_buffer = np.empty((self.max_steps, self.policy.obs_dim)) if p.obs_norm else None
+        if self.strategy.population_size < comm.size:
+            raise ConfigError(
+                f"strategy.population: got {self.strategy.population_size}; must be >= the number of "
+                f"ranks ({comm.size}) so that every rank evaluates a member")
+        self.normalizer = ObsNormalizer(self.task.obs_dim)
+        self.layout = _RowLayout(self.task.obs_dim)
         mean, std = self.normalizer.mean_std()
         self.best = {"params": np.zeros_like(theta0), "fitness": np.asarray(-np.inf),
                      "generation": np.asarray(-1, dtype=np.int64), "obs_mean": mean, "obs_std": std}
@@ -90,6 +83,7 @@ class Runner:
         state.update({f"normalizer/{k}": np.array(v) for k, v in self.normalizer.state.items()})
         state.update({f"best/{k}": np.array(v) for k, v in self.best.items()})
         state["counters/env_steps"] = np.asarray(self.env_steps, dtype=np.int64)
+        state["mean"] = np.array(self.strategy.mean)  # what `mpies eval --which final` plays
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -107,7 +101,7 @@ class Runner:
             attrs = {"mpies_version": __version__, "algorithm": c.algorithm, "env": c.env,
                      "seed": c.seed, "ranks": self.comm.size, "config": to_toml(c),
                      "host": socket.gethostname(), "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                     "num_params": self.policy.num_params}
+                     "num_params": self.task.num_params}
             self.writer = RunWriter.create(self.path, attrs, self.state_dict(), self.best, overwrite)
 
     def start_resumed(self) -> None:
@@ -140,32 +134,21 @@ class Runner:
         episode_seeds = seeding.derive(c.seed, seeding.EPISODE, g, n * episodes)
         eval_seeds = seeding.derive(c.seed, seeding.EVAL_EPISODE, g, max(n_eval, 1))
         collect = seeding.generator(c.seed, seeding.OBS_SAMPLE, g).random(n) < c.policy.obs_stat_fraction
-        obs_mean, obs_std = self.normalizer.mean_std()
         mine = members_of(self.comm.rank, self.comm.size, n + n_eval)
         rows = np.zeros((len(mine), layout.width))
         for row, task in zip(rows, mine):
             if task < n:
-                params = self.strategy.member_params(population, task)
                 group = population.episode_group(task)
-                seeds = episode_seeds[group * episodes:(group + 1) * episodes]
-                noise_std = c.policy.action_noise
-                buffer = self.obs_buffer if (layout.obs_dim and collect[task]) else None
+                result = self.task.evaluate(self.strategy.member_params(population, task),
+                                            episode_seeds[group * episodes:(group + 1) * episodes],
+                                            self.normalizer, c.policy.action_noise, collect[task], task)
             else:
-                params, seeds = self.strategy.mean, eval_seeds[task - n:task - n + 1]
-                noise_std, buffer = 0.0, None
-            returns = []
-            for seed in seeds:
-                rng = np.random.default_rng([int(seed), task]) if noise_std else None
-                act = self.policy.actor(params, obs_mean, obs_std, noise_std, rng)
-                ep = run_episode(self.env, act, int(seed), self.max_steps, buffer)
-                returns.append(ep.total_return)
-                row[layout.LENGTH] += ep.length / len(seeds)
-                row[layout.STEPS] += ep.length
-                if ep.obs_sum is not None:
-                    row[layout.obs_sum] += ep.obs_sum
-                    row[layout.obs_sumsq] += ep.obs_sumsq
-                    row[layout.OBS_COUNT] += ep.length
-            row[layout.FITNESS] = np.mean(returns)
+                result = self.task.evaluate(self.strategy.mean, eval_seeds[task - n:task - n + 1],
+                                            self.normalizer)
+            row[[layout.FITNESS, layout.LENGTH, layout.STEPS]] = result.fitness, result.length, result.steps
+            if result.obs_sum is not None:
+                row[layout.obs_sum], row[layout.obs_sumsq] = result.obs_sum, result.obs_sumsq
+                row[layout.OBS_COUNT] = result.obs_count
         return rows, n_eval
 
     def step(self) -> tuple[np.void, bool]:
@@ -272,5 +255,5 @@ class Runner:
                 f" upd {row['update_seconds']:.3f}s io {io_seconds:.3f}s")
 
     def close(self) -> None:
-        self.env.close()
+        self.task.close()
         self.comm.close()

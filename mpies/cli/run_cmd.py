@@ -80,8 +80,8 @@ def run(config, overrides, output, overwrite, stop_after):
                               f"file, or `mpies resume {path}` to continue it")
     _agree(comm, check_output)
     runner = Runner(cfg, path, comm, log=_echo_rank0(comm))
-    _echo_rank0(comm)(f"mpies {cfg.algorithm} on {cfg.env}: {runner.policy.num_params} parameters, "
-                      f"population {cfg.strategy.population}, {comm.size} rank(s) -> {path}")
+    _echo_rank0(comm)(f"mpies {cfg.algorithm} on {cfg.env}: {runner.task.num_params} parameters, "
+                      f"population {runner.strategy.population_size}, {comm.size} rank(s) -> {path}")
     runner.start_new(overwrite)
     _finish(runner, runner.run(stop_after), comm)
 

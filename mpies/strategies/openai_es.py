@@ -84,6 +84,10 @@ class OpenAIES:
     def generation(self) -> int:
         return int(self.state["generation"])
 
+    @property
+    def population_size(self) -> int:
+        return self.config.population
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Everything a checkpoint must hold to continue bitwise-identically."""
         out = {k: np.array(v) for k, v in self.state.items()}

@@ -1,0 +1,32 @@
+"""Benchmark functions as environments (``env = "fn:sphere"``): fitness is ``-f(x)``.
+
+They let strategies be checked without physics: ``x`` is the parameter vector itself.
+The dimension and starting point come from ``env_kwargs = {dim = 10, x0 = 3.0}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sphere(x: np.ndarray) -> float:
+    return float(x @ x)
+
+
+def ellipsoid(x: np.ndarray) -> float:
+    """Axis-parallel ellipsoid with condition number 1e6."""
+    n = x.size
+    scales = 10.0 ** (6.0 * np.arange(n) / max(n - 1, 1))
+    return float(scales @ (x * x))
+
+
+def rosenbrock(x: np.ndarray) -> float:
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+def rastrigin(x: np.ndarray) -> float:
+    return float(10.0 * x.size + np.sum(x * x - 10.0 * np.cos(2 * np.pi * x)))
+
+
+FUNCTIONS = {"sphere": sphere, "ellipsoid": ellipsoid, "rosenbrock": rosenbrock, "rastrigin": rastrigin}
+"""Name after ``fn:`` -> function to minimise (its negative is maximised)."""

@@ -1,0 +1,242 @@
+"""CMA-ES: N. Hansen, "The CMA Evolution Strategy: A Tutorial", arXiv:1604.00772 (2016),
+with active (negative) weights (Jastrebski & Arnold 2006), and its separable variant
+sep-CMA-ES (Ros & Hansen 2008). Equation numbers refer to the tutorial.
+
+Member ``i`` is ``x_i = m + sigma * B (D * z_i)`` (eq. 38-40) with ``z_i = eps(key_i)`` rebuilt from
+its key on every rank. Fitness is maximised: members are ranked best first. The update is
+identical on every rank because it is a function of (state, gathered fitness) only.
+
+Optional IPOP restarts (Auger & Hansen 2005): when the run stalls (flat fitness history, tiny step
+or ill-conditioned covariance), restart from the initial mean with the population doubled.
+Pure numpy: no MPI, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .openai_es import Population
+
+
+@dataclass(frozen=True)
+class CMAParameters:
+    """Strategy parameters for dimension ``n`` and population ``lam`` (tutorial Table 1)."""
+
+    lam: int
+    mu: int
+    weights: np.ndarray  # (lam,) positive for the mu best, negative (active) for the rest
+    mueff: float
+    cc: float
+    cs: float
+    c1: float
+    cmu: float
+    damps: float
+    chi_n: float
+
+    @classmethod
+    def default(cls, n: int, lam: int, separable: bool, active: bool) -> "CMAParameters":
+        mu = lam // 2
+        raw = np.log((lam + 1) / 2) - np.log(np.arange(1, lam + 1))  # eq. 49
+        positive, negative = raw[:mu], raw[mu:]
+        mueff = positive.sum() ** 2 / (positive ** 2).sum()
+        cc = (4 + mueff / n) / (n + 4 + 2 * mueff / n)  # eq. 56
+        cs = (mueff + 2) / (n + mueff + 5)  # eq. 55
+        c1 = 2 / ((n + 1.3) ** 2 + mueff)  # eq. 57
+        cmu = min(1 - c1, 2 * (mueff - 2 + 1 / mueff) / ((n + 2) ** 2 + mueff))  # eq. 58
+        if separable:  # Ros & Hansen 2008: a diagonal model learns (n + 2) / 3 times faster
+            c1 = min(1.0, c1 * (n + 2) / 3)
+            cmu = min(1 - c1, cmu * (n + 2) / 3)
+        weights = np.zeros(lam)
+        weights[:mu] = positive / positive.sum()
+        negative = np.minimum(negative, 0.0)
+        if active and negative.sum() < 0:
+            mueff_neg = negative.sum() ** 2 / (negative ** 2).sum()
+            alpha_mu = 1 + c1 / cmu  # eq. 50
+            alpha_mueff = 1 + 2 * mueff_neg / (mueff + 2)  # eq. 51
+            alpha_posdef = (1 - c1 - cmu) / (n * cmu)  # eq. 52
+            weights[mu:] = negative * min(alpha_mu, alpha_mueff, alpha_posdef) / -negative.sum()
+        damps = 1 + 2 * max(0.0, np.sqrt((mueff - 1) / (n + 1)) - 1) + cs  # eq. 55
+        chi_n = np.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n))
+        return cls(lam, mu, weights, mueff, cc, cs, c1, cmu, damps, chi_n)
+
+
+def default_population(n: int) -> int:
+    """``4 + floor(3 ln n)`` (eq. 48)."""
+    return 4 + int(3 * np.log(n))
+
+
+class CMAES:
+    """Ask/tell CMA-ES with a full (or, ``separable=True``, diagonal) covariance matrix.
+
+    Args:
+        config: an :class:`mpies.config.CMAESConfig`.
+        theta: float64 ``(n,)`` initial mean.
+        noise: a noise source from :mod:`mpies.noise` with ``noise.dim == n``.
+        separable: diagonal covariance (sep-CMA-ES): O(n) memory and time per sample.
+    """
+
+    def __init__(self, config, theta: np.ndarray, noise, separable: bool = False):
+        self.config, self.noise, self.separable = config, noise, separable
+        n = theta.shape[0]
+        self.n = n
+        lam = config.population or default_population(n)
+        self.state = {
+            "mean": np.array(theta, dtype=np.float64),
+            "x0": np.array(theta, dtype=np.float64),
+            "sigma": np.asarray(config.sigma, dtype=np.float64),
+            "C": np.ones(n) if separable else np.eye(n),
+            "B": np.ones(0) if separable else np.eye(n),  # eigenvectors (full only)
+            "D": np.ones(n),                              # sqrt of the eigenvalues / of diag(C)
+            "p_sigma": np.zeros(n), "p_c": np.zeros(n),
+            "generation": np.zeros((), dtype=np.int64),   # over all restarts: keys never repeat
+            "restart_generation": np.zeros((), dtype=np.int64),
+            "eigen_generation": np.zeros((), dtype=np.int64),
+            "population": np.asarray(lam, dtype=np.int64),
+            "restarts": np.zeros((), dtype=np.int64),
+            # best fitness of recent generations, newest last; long enough for any population
+            "best_history": np.full(self._history_length(n, 1), np.nan),
+        }
+        self._population: Population | None = None
+        self._set_parameters()
+
+    @staticmethod
+    def _history_length(n: int, lam: int) -> int:
+        return 10 + int(np.ceil(30 * n / lam))
+
+    def _set_parameters(self) -> None:
+        self.params = CMAParameters.default(self.n, int(self.state["population"]), self.separable,
+                                            self.config.active)
+
+    # -------------------------------------------------------------- state
+    @property
+    def mean(self) -> np.ndarray:
+        return self.state["mean"]
+
+    @property
+    def sigma(self) -> float:
+        return float(self.state["sigma"])
+
+    @property
+    def generation(self) -> int:
+        return int(self.state["generation"])
+
+    @property
+    def population_size(self) -> int:
+        return int(self.state["population"])
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v) for k, v in self.state.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for k in self.state:
+            self.state[k] = np.array(state[k], dtype=self.state[k].dtype)
+        self._set_parameters()
+
+    # -------------------------------------------------------------- sampling
+    def ask(self) -> Population:
+        if self._population is not None:
+            raise RuntimeError("ask() called twice without tell(): evaluate the population first")
+        lam = self.population_size
+        self._population = Population(self.generation, self.noise.keys(self.generation, lam), lam,
+                                      False, self.sigma)
+        return self._population
+
+    def _z(self, population: Population, member: int) -> np.ndarray:
+        return self.noise.vector(int(population.keys[member])).astype(np.float64)
+
+    def _y(self, z: np.ndarray) -> np.ndarray:
+        """``B D z``: a sample of N(0, C)."""
+        s = self.state
+        return s["D"] * z if self.separable else s["B"] @ (s["D"] * z)
+
+    def member_params(self, population: Population, member: int) -> np.ndarray:
+        return self.mean + population.sigma * self._y(self._z(population, member))
+
+    # -------------------------------------------------------------- update
+    def tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
+        if population is not self._population:
+            raise RuntimeError("tell() must receive the population returned by the last ask()")
+        fitness = np.asarray(fitness, dtype=np.float64)
+        if fitness.shape != (population.size,):
+            raise ValueError(f"fitness has shape {fitness.shape}, expected ({population.size},)")
+        s, p, n = self.state, self.params, self.n
+        ranked = np.argsort(np.where(np.isnan(fitness), -np.inf, -fitness), kind="stable")  # best first
+        z = np.stack([self._z(population, int(i)) for i in ranked])  # (lam, n)
+        y = z * s["D"] if self.separable else (z * s["D"]) @ s["B"].T  # rows y_i = B D z_i
+        old_mean = s["mean"].copy()
+
+        w_pos = p.weights[:p.mu]
+        y_w = w_pos @ y[:p.mu]  # eq. 41
+        s["mean"] = old_mean + s["sigma"] * y_w  # eq. 42 with c_m = 1
+        z_w = w_pos @ z[:p.mu]  # C^{-1/2} y_w = B z_w
+        c_inv_sqrt_y_w = z_w if self.separable else s["B"] @ z_w
+        s["p_sigma"] = (1 - p.cs) * s["p_sigma"] + np.sqrt(p.cs * (2 - p.cs) * p.mueff) * c_inv_sqrt_y_w  # eq. 43
+        g = int(s["restart_generation"]) + 1
+        norm_ps = np.linalg.norm(s["p_sigma"])
+        h_sigma = norm_ps / np.sqrt(1 - (1 - p.cs) ** (2 * g)) / p.chi_n < 1.4 + 2 / (n + 1)
+        s["p_c"] = (1 - p.cc) * s["p_c"] + h_sigma * np.sqrt(p.cc * (2 - p.cc) * p.mueff) * y_w  # eq. 45
+
+        # active weights rescaled by n / ||C^{-1/2} y_i||^2 = n / ||z_i||^2 (eq. 46)
+        w = p.weights.copy()
+        negative = w < 0
+        w[negative] *= n / np.maximum((z[negative] ** 2).sum(axis=1), 1e-300)
+        delta_h = (1 - h_sigma) * p.cc * (2 - p.cc)
+        decay = 1 + p.c1 * delta_h - p.c1 - p.cmu * p.weights.sum()  # eq. 47
+        if self.separable:
+            s["C"] = decay * s["C"] + p.c1 * s["p_c"] ** 2 + p.cmu * (w @ (y * y))
+            s["C"] = np.maximum(s["C"], 1e-300)
+            s["D"] = np.sqrt(s["C"])
+        else:
+            s["C"] = decay * s["C"] + p.c1 * np.outer(s["p_c"], s["p_c"]) + p.cmu * (y.T * w) @ y
+        s["sigma"] = np.asarray(s["sigma"] * np.exp((p.cs / p.damps) * (norm_ps / p.chi_n - 1)))  # eq. 44
+
+        s["generation"] = np.asarray(self.generation + 1, dtype=np.int64)
+        s["restart_generation"] = np.asarray(g, dtype=np.int64)
+        if not self.separable and g - int(s["eigen_generation"]) > p.lam / (p.c1 + p.cmu) / n / 10:
+            self._decompose()
+        s["best_history"] = np.roll(s["best_history"], -1)
+        s["best_history"][-1] = fitness[ranked[0]]
+        self._population = None
+        restarted = self._maybe_restart()
+        return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(s["mean"] - old_mean)),
+                "restarted": restarted}
+
+    def _decompose(self) -> None:
+        """Lazy eigendecomposition ``C = B D^2 B^T`` (tutorial section B.2)."""
+        s = self.state
+        s["C"] = np.triu(s["C"]) + np.triu(s["C"], 1).T  # enforce symmetry
+        eigenvalues, s["B"] = np.linalg.eigh(s["C"])
+        s["D"] = np.sqrt(np.maximum(eigenvalues, 1e-300))
+        s["eigen_generation"] = np.asarray(int(s["restart_generation"]), dtype=np.int64)
+
+    # -------------------------------------------------------------- restarts
+    def stalled(self) -> bool:
+        """Stop criteria of the tutorial's Appendix B.3 that trigger an IPOP restart."""
+        s, c = self.state, self.config
+        history = s["best_history"][-self._history_length(self.n, self.population_size):]
+        if not np.isnan(history).any() and np.ptp(history) < c.tolfun:
+            return True
+        spread = s["sigma"] * (np.sqrt(s["C"]) if self.separable else np.sqrt(np.diag(s["C"])))
+        if np.all(spread < c.tolx * c.sigma) and np.all(s["sigma"] * np.abs(s["p_c"]) < c.tolx * c.sigma):
+            return True
+        return bool(s["D"].max() ** 2 > 1e14 * s["D"].min() ** 2)
+
+    def _maybe_restart(self) -> bool:
+        s = self.state
+        if int(s["restarts"]) >= self.config.restarts or not self.stalled():
+            return False
+        n = self.n
+        lam = int(round(self.population_size * self.config.ipop_factor))
+        s.update({"mean": s["x0"].copy(), "sigma": np.asarray(self.config.sigma),
+                  "C": np.ones(n) if self.separable else np.eye(n),
+                  "B": np.ones(0) if self.separable else np.eye(n), "D": np.ones(n),
+                  "p_sigma": np.zeros(n), "p_c": np.zeros(n),
+                  "restart_generation": np.zeros((), dtype=np.int64),
+                  "eigen_generation": np.zeros((), dtype=np.int64),
+                  "population": np.asarray(lam, dtype=np.int64),
+                  "restarts": np.asarray(int(s["restarts"]) + 1, dtype=np.int64),
+                  "best_history": np.full_like(s["best_history"], np.nan)})
+        self._set_parameters()
+        return True

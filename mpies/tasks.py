@@ -1,0 +1,114 @@
+"""What a member's parameters are evaluated on: a gymnasium policy task or a benchmark function.
+
+A task turns ``params (num_params,)`` and episode seeds into one gathered row: fitness (mean
+return), mean episode length, environment steps, and (policy tasks with observation
+normalisation) the sums of the observations seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ConfigError, RunConfig
+from .envs import make_env
+from .envs.functions import FUNCTIONS
+from .policies import ObsNormalizer, Policy
+from .rollout import run_episode
+
+FUNCTION_PREFIX = "fn:"
+
+
+@dataclass
+class Evaluation:
+    """One member's evaluation over its episodes (see :class:`mpies.runner` row layout)."""
+
+    fitness: float
+    length: float
+    steps: int
+    obs_sum: np.ndarray | None = None
+    obs_sumsq: np.ndarray | None = None
+    obs_count: int = 0
+
+
+class GymTask:
+    """A policy network acting in a gymnasium environment."""
+
+    def __init__(self, config: RunConfig):
+        self.env = make_env(config.env, config.env_kwargs)
+        spec_steps = self.env.spec.max_episode_steps if self.env.spec else None
+        self.max_steps = config.rollout.max_steps or spec_steps or 1000
+        p = config.policy
+        self.policy = Policy(self.env.observation_space, self.env.action_space, p.kind, p.hidden)
+        self.num_params = self.policy.num_params
+        self.obs_dim = self.policy.obs_dim if p.obs_norm else 0  # gathered statistics per member
+        self.init_scale = p.init_scale
+        self.obs_buffer = np.empty((self.max_steps, self.policy.obs_dim)) if p.obs_norm else None
+
+    def initial_params(self, rng: np.random.Generator) -> np.ndarray:
+        return self.policy.initial_params(rng, self.init_scale)
+
+    def evaluate(self, params, seeds, normalizer: ObsNormalizer, action_noise: float = 0.0,
+                 collect_obs: bool = False, noise_stream: int = 0) -> Evaluation:
+        """Play one episode per seed with ``params``; average the returns."""
+        obs_mean, obs_std = normalizer.mean_std()
+        buffer = self.obs_buffer if (collect_obs and self.obs_dim) else None
+        out = Evaluation(0.0, 0.0, 0)
+        returns = []
+        for seed in seeds:
+            rng = np.random.default_rng([int(seed), noise_stream]) if action_noise else None
+            act = self.policy.actor(params, obs_mean, obs_std, action_noise, rng)
+            episode = run_episode(self.env, act, int(seed), self.max_steps, buffer)
+            returns.append(episode.total_return)
+            out.length += episode.length / len(seeds)
+            out.steps += episode.length
+            if episode.obs_sum is not None:
+                out.obs_sum = episode.obs_sum if out.obs_sum is None else out.obs_sum + episode.obs_sum
+                out.obs_sumsq = episode.obs_sumsq if out.obs_sumsq is None else out.obs_sumsq + episode.obs_sumsq
+                out.obs_count += episode.length
+        out.fitness = float(np.mean(returns))
+        return out
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class FunctionTask:
+    """Maximise ``-f(x)`` for a benchmark function ``f`` of the parameters themselves."""
+
+    obs_dim = 0
+
+    def __init__(self, config: RunConfig):
+        name = config.env[len(FUNCTION_PREFIX):]
+        if name not in FUNCTIONS:
+            raise ConfigError(f"env: unknown function {config.env!r}; allowed: "
+                              + ", ".join(FUNCTION_PREFIX + f for f in sorted(FUNCTIONS)))
+        kwargs = dict(config.env_kwargs)
+        unknown = set(kwargs) - {"dim", "x0"}
+        if unknown:
+            raise ConfigError(f"env_kwargs: {sorted(unknown)} not understood by {config.env}; allowed: dim, x0")
+        dim, x0 = kwargs.get("dim", 10), kwargs.get("x0", 3.0)
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ConfigError(f"env_kwargs.dim: got {dim!r}; expected an integer >= 1")
+        if isinstance(x0, bool) or not isinstance(x0, (int, float)):
+            raise ConfigError(f"env_kwargs.x0: got {x0!r}; expected a number (the start of every coordinate)")
+        self.function, self.num_params, self.x0 = FUNCTIONS[name], dim, float(x0)
+
+    def initial_params(self, rng: np.random.Generator) -> np.ndarray:
+        return np.full(self.num_params, self.x0)
+
+    def evaluate(self, params, seeds, normalizer=None, action_noise=0.0, collect_obs=False,
+                 noise_stream=0) -> Evaluation:
+        value = self.function(np.asarray(params, dtype=np.float64))
+        return Evaluation(-value if np.isfinite(value) else float("nan"), 1.0, 1)
+
+    def close(self) -> None:
+        pass
+
+
+def make_task(config: RunConfig) -> GymTask | FunctionTask:
+    """The task named by ``config.env``: ``fn:NAME`` for a benchmark function, else gymnasium."""
+    if config.env.startswith(FUNCTION_PREFIX):
+        return FunctionTask(config)
+    return GymTask(config)
