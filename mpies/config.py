@@ -93,7 +93,48 @@ class OutputConfig:
     checkpoint_every: int = _f(10, "write resumable state every N generations (0 = only at the end)", min=0)
 
 
-STRATEGY_CONFIGS: dict[str, type] = {"openai_es": OpenAIESConfig}
+@dataclass
+class CEMConfig:
+    """Cross-entropy method, diagonal Gaussian, with Szita & Lőrincz (2006) extra noise."""
+
+    population: int = _f(100, "members per generation", min=1)
+    elite_fraction: float = _f(0.1, "fraction rho of members kept as elites", gt=0.0, max=1.0)
+    init_std: float = _f(10.0, "initial std of every parameter (variance 100 as in the lecture)", gt=0.0)
+    init_mean: str = _f("zero", "initial mean: zero, or the policy's initial weights",
+                        choices=("zero", "policy"))
+    extra_noise: str = _f("constant", "noise added to the variance each generation",
+                          choices=("none", "constant", "decreasing"))
+    noise_constant: float = _f(4.0, "eta of constant extra noise", min=0.0)
+    noise_a: float = _f(5.0, "a of decreasing extra noise max(a - t/b, 0)", min=0.0)
+    noise_b: float = _f(10.0, "b of decreasing extra noise max(a - t/b, 0)", gt=0.0)
+
+
+@dataclass
+class CMAESConfig:
+    """CMA-ES (Hansen's tutorial defaults, as pycma), full or separable covariance."""
+
+    population: int = _f(0, "members per generation (0 = 4 + floor(3 ln n))", min=0)
+    sigma: float = _f(0.5, "initial step size", gt=0.0)
+    active: bool = _f(True, "negative weights for the worst members (active CMA)")
+    restarts: int = _f(0, "IPOP restarts allowed when the run stalls (population x ipop_factor)", min=0)
+    ipop_factor: float = _f(2.0, "population multiplier at each restart", gt=1.0)
+    tolfun: float = _f(1e-12, "stall: range of recent best fitness below this", min=0.0)
+    tolx: float = _f(1e-11, "stall: step-size and axes below tolx * sigma0", min=0.0)
+
+
+@dataclass
+class GAConfig:
+    """Genetic algorithm with truncation selection and Gaussian mutation (Such et al. 2017)."""
+
+    population: int = _f(64, "offspring per generation", min=2)
+    truncation: int = _f(10, "number of best offspring kept as parents", min=1)
+    sigma: float = _f(0.02, "std of the Gaussian mutation", gt=0.0)
+    elitism: bool = _f(True, "carry the best parent unmutated as member 0")
+    reevaluate_elite: bool = _f(True, "evaluate the elite again each generation (else keep its fitness)")
+
+
+STRATEGY_CONFIGS: dict[str, type] = {"openai_es": OpenAIESConfig, "cem": CEMConfig, "cma_es": CMAESConfig,
+                                     "sep_cma_es": CMAESConfig, "ga": GAConfig}
 """Algorithm name -> dataclass of its ``[strategy]`` table."""
 
 
@@ -108,7 +149,7 @@ class RunConfig:
     seed: int = _f(0, "run seed: perturbations, episode seeds and initial weights derive from it", min=0)
     generations: int = _f(100, "number of generations to run", min=1)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    strategy: OpenAIESConfig = field(default_factory=OpenAIESConfig)
+    strategy: OpenAIESConfig | CEMConfig | CMAESConfig | GAConfig = field(default_factory=OpenAIESConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -206,6 +247,8 @@ def from_dict(data: dict) -> RunConfig:
 
 def _check_cross_fields(config: RunConfig) -> None:
     s = config.strategy
+    if isinstance(s, GAConfig) and s.truncation > s.population:
+        raise ConfigError(f"strategy.truncation: got {s.truncation}; must be <= strategy.population ({s.population})")
     if getattr(s, "mirrored", False) and s.population % 2:
         raise ConfigError(
             f"strategy.population: got {s.population}; must be even when strategy.mirrored = true"

@@ -16,6 +16,7 @@ EVAL_EPISODE = 4
 INIT_PARAMS = 5
 ACTION_NOISE = 6
 OBS_SAMPLE = 7
+PARENT_SELECTION = 8
 
 
 def derive(seed: int, stream: int, generation: int, count: int) -> np.ndarray:

@@ -45,6 +45,7 @@ class GymTask:
         self.obs_dim = self.policy.obs_dim if p.obs_norm else 0  # gathered statistics per member
         self.init_scale = p.init_scale
         self.obs_buffer = np.empty((self.max_steps, self.policy.obs_dim)) if p.obs_norm else None
+        self._identity = (np.zeros(self.policy.obs_dim), np.ones(self.policy.obs_dim))
 
     def initial_params(self, rng: np.random.Generator) -> np.ndarray:
         return self.policy.initial_params(rng, self.init_scale)
@@ -53,6 +54,8 @@ class GymTask:
                  collect_obs: bool = False, noise_stream: int = 0) -> Evaluation:
         """Play one episode per seed with ``params``; average the returns."""
         obs_mean, obs_std = normalizer.mean_std()
+        if obs_mean.size == 0:  # observation normalisation is off
+            obs_mean, obs_std = self._identity
         buffer = self.obs_buffer if (collect_obs and self.obs_dim) else None
         out = Evaluation(0.0, 0.0, 0)
         returns = []

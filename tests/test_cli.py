@@ -71,6 +71,16 @@ def test_read_commands_on_a_real_run(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_runs_without_observation_normalisation(tmp_path):
+    config = tiny_config(tmp_path, generations=2)
+    out = tmp_path / "raw.h5"
+    run_mpies(2, "run", config, "-o", out, "--set", "policy.obs_norm=false")
+    for which in ("best", "final"):
+        result = CliRunner().invoke(main, ["eval", str(out), "--episodes", "1", "--which", which, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["mean"] > 0
+
+
 def test_read_commands_reject_foreign_files(tmp_path):
     cli = CliRunner()
     foreign = tmp_path / "foreign.h5"

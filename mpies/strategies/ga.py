@@ -1,0 +1,107 @@
+"""A genetic algorithm with truncation selection and Gaussian mutation (the lecture's
+"Evolutionary methods for policy search" slide), in the form of Such et al. (2017), "Deep
+Neuroevolution: Genetic Algorithms Are a Competitive Alternative for Training Deep Neural
+Networks for Reinforcement Learning", arXiv:1712.06567.
+
+An offspring is ``parents[p] + sigma * eps(key)``: every rank draws the same parent index ``p``
+and key from the run seed, so every rank can rebuild any individual and only fitness is gathered
+(a genome is, in effect, the list of keys that made it). The ``truncation`` best offspring become
+the next parents. With elitism, member 0 is the best parent, unmutated; it is re-evaluated each
+generation (``reevaluate_elite = true``) or keeps the fitness it had.
+Pure numpy: no MPI, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import seeding
+
+
+@dataclass(frozen=True)
+class GAPopulation:
+    """One generation: offspring ``i`` = ``parents[parent_index[i]] + sigma * eps(keys[i])``."""
+
+    generation: int
+    keys: np.ndarray          # int64 (n,)
+    parent_index: np.ndarray  # int64 (n,)
+    size: int
+    sigma: float
+    elite: bool               # member 0 is the unmutated best parent
+
+    def episode_group(self, member: int) -> int:
+        return member
+
+
+class GA:
+    """Ask/tell GA with ``config.truncation`` parents held (as vectors) on every rank."""
+
+    def __init__(self, config, theta: np.ndarray, noise):
+        self.config, self.noise = config, noise
+        t = config.truncation
+        self.state = {"parents": np.tile(np.asarray(theta, dtype=np.float64), (t, 1)),
+                      "parent_fitness": np.full(t, -np.inf),
+                      "generation": np.zeros((), dtype=np.int64)}
+        self._population: GAPopulation | None = None
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The best parent: what a noiseless evaluation plays."""
+        return self.state["parents"][0]
+
+    @property
+    def sigma(self) -> float:
+        return self.config.sigma
+
+    @property
+    def generation(self) -> int:
+        return int(self.state["generation"])
+
+    @property
+    def population_size(self) -> int:
+        return self.config.population
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v) for k, v in self.state.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for k in self.state:
+            self.state[k] = np.array(state[k], dtype=self.state[k].dtype)
+
+    def ask(self) -> GAPopulation:
+        if self._population is not None:
+            raise RuntimeError("ask() called twice without tell(): evaluate the population first")
+        n, g = self.config.population, self.generation
+        # the first generation mutates the initial parameters; afterwards parents are chosen uniformly
+        parent_index = seeding.generator(self.noise.seed, seeding.PARENT_SELECTION, g).integers(
+            0, self.config.truncation, n)
+        elite = self.config.elitism and g > 0
+        if elite:
+            parent_index[0] = 0
+        self._population = GAPopulation(g, self.noise.keys(g, n), parent_index, n, self.sigma, elite)
+        return self._population
+
+    def member_params(self, population: GAPopulation, member: int) -> np.ndarray:
+        parent = self.state["parents"][population.parent_index[member]]
+        if population.elite and member == 0:
+            return parent.copy()
+        return parent + population.sigma * self.noise.vector(int(population.keys[member]))
+
+    def tell(self, population: GAPopulation, fitness: np.ndarray) -> dict[str, float]:
+        if population is not self._population:
+            raise RuntimeError("tell() must receive the population returned by the last ask()")
+        fitness = np.array(fitness, dtype=np.float64)
+        if fitness.shape != (population.size,):
+            raise ValueError(f"fitness has shape {fitness.shape}, expected ({population.size},)")
+        if population.elite and not self.config.reevaluate_elite:
+            fitness[0] = self.state["parent_fitness"][0]
+        ranked = np.argsort(np.where(np.isnan(fitness), -np.inf, -fitness), kind="stable")
+        chosen = ranked[:self.config.truncation]
+        old_best = self.mean.copy()
+        self.state["parents"] = np.stack([self.member_params(population, int(i)) for i in chosen])
+        self.state["parent_fitness"] = fitness[chosen]
+        self.state["generation"] = np.asarray(self.generation + 1, dtype=np.int64)
+        self._population = None
+        return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(self.mean - old_best))}
