@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -102,6 +103,105 @@ def _json_default(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+class CpuMonitor:
+    """CPU time used on the whole machine vs by this process and its children, over a span.
+
+    Other work on the machine (another job, a test suite) competes for the cores and slows every
+    benchmark; this makes it visible. From ``/proc/stat`` (Linux only; other systems report None)
+    and ``getrusage``. ``others_cores`` is the average number of cores kept busy by processes
+    other than this benchmark; anything well above 0 means the numbers are contaminated.
+    """
+
+    def __init__(self):
+        self._t0 = self._busy0 = self._own0 = None
+
+    @staticmethod
+    def _machine_busy() -> float | None:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own() -> float:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def start(self) -> "CpuMonitor":
+        self._t0, self._busy0, self._own0 = time.perf_counter(), self._machine_busy(), self._own()
+        return self
+
+    def stop(self) -> dict:
+        wall = time.perf_counter() - self._t0
+        busy1, own = self._machine_busy(), self._own() - self._own0
+        out = {"wall_seconds": wall, "own_cpu_seconds": own, "loadavg_end": _loadavg()}
+        if busy1 is not None and self._busy0 is not None:
+            machine = busy1 - self._busy0
+            out.update(machine_cpu_seconds=machine, others_cpu_seconds=max(machine - own, 0.0),
+                       others_cores=max(machine - own, 0.0) / wall)
+        else:
+            out.update(machine_cpu_seconds=None, others_cpu_seconds=None, others_cores=None)
+        return out
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+def idle_check(seconds: float = 1.0) -> dict:
+    """Sample the machine before a benchmark: cores busy with other work, load average."""
+    monitor = CpuMonitor().start()
+    time.sleep(seconds)
+    out = monitor.stop()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    busy = out["others_cores"]
+    line = (f"machine before start: {busy:.2f} of {cores} cores busy with other processes, "
+            f"load average {out['loadavg_end']}" if busy is not None else "machine load: unknown")
+    if busy is not None and busy > 0.2:
+        line += "  WARNING: other work is running; timings will be slower and noisier"
+    print(line)
+    return {"others_cores": busy, "loadavg": out["loadavg_end"], "cores": cores}
+
+
+def wait_quiet(max_seconds: float, threshold: float = 0.2, sample: float = 5.0) -> float:
+    """Wait (up to ``max_seconds``) until other processes keep fewer than ``threshold`` cores busy.
+
+    Returns the seconds waited. Used by ``--wait-quiet`` on shared machines.
+    """
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < max_seconds:
+        monitor = CpuMonitor().start()
+        time.sleep(min(sample, max(max_seconds - (time.perf_counter() - t0), 0.1)))
+        busy = monitor.stop()["others_cores"]
+        if busy is None or busy < threshold:
+            break
+        print(f"  waiting for a quiet machine: {busy:.2f} cores busy with other processes "
+              f"({time.perf_counter() - t0:.0f}/{max_seconds:.0f} s)")
+    return time.perf_counter() - t0
+
+
+def add_common_options(parser, name: str) -> None:
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="first wait up to SECONDS until other processes use < 0.2 cores")
+    parser.add_argument("--out", type=Path, default=default_out(name), help="JSON output path")
+
+
+def contamination_line(monitor_result: dict) -> str:
+    busy = monitor_result.get("others_cores")
+    if busy is None:
+        return "other processes during the benchmark: unknown"
+    line = (f"other processes during the benchmark kept {busy:.2f} cores busy on average "
+            f"({monitor_result['others_cpu_seconds']:.1f} CPU-s over {monitor_result['wall_seconds']:.1f} s)")
+    if busy > 0.2:
+        line += "  WARNING: contaminated, rerun on a quiet machine"
+    return line
 
 
 def check(value: float, target: float, higher_is_better: bool = True) -> str:

@@ -14,6 +14,7 @@ What is measured
                   with ``policy.obs_norm = true`` (the default).
 
     ``act`` is ``mpies.policies.Policy(...).actor(params, obs_mean, obs_std)`` on every side.
+    HalfCheetah never terminates early, so every episode is exactly ``--steps`` long.
     Repetitions are interleaved: each of ``--rounds`` rounds plays ``--episodes`` episodes per
     variant, the order of the variants rotating from round to round, after one untimed warm-up
     episode per variant. Each round gives one steps/s figure per variant (steps / seconds over its
@@ -21,6 +22,11 @@ What is measured
     median of the per-round ratios). Target: mpies / bare >= 0.95. Speed is never asserted.
 
     For context the script also times ``act(obs)`` alone (policy cost per step).
+
+Machine load
+    Each script samples, from /proc/stat, how many cores other processes keep busy just before and
+    during the measurement and prints a WARNING when that is above 0.2 cores: numbers taken next
+    to other work (another MPI job, a test suite) are slower and noisier than the code deserves.
 
 Reproduce
     python scripts/bench_rollout.py                  # defaults: 5 rounds x 3 episodes x 1000 steps
@@ -59,7 +65,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seed of the policy parameters and episodes")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 rounds x 1 episode x 200 steps (overrides the three above)")
-    p.add_argument("--out", type=Path, default=common.default_out(NAME), help="JSON output path")
+    common.add_common_options(p, NAME)
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.episodes, args.steps = 2, 1, 200
@@ -109,6 +115,10 @@ def main(argv=None) -> dict:
     print(f"  bare env:  {bare_env}")
     print(f"  mpies env: {mpies_env}")
 
+    if args.wait_quiet:
+        common.wait_quiet(args.wait_quiet)
+    before = common.idle_check()
+    monitor = common.CpuMonitor().start()
     for variant in VARIANTS:  # warm-up: first reset/step costs, caches, lazy imports
         play(variant, args.seed + 10_000)
 
@@ -134,6 +144,7 @@ def main(argv=None) -> dict:
     for _ in range(n_calls):
         act(obs)
     act_us = (time.perf_counter() - t0) / n_calls * 1e6
+    load = dict(monitor.stop(), before=before)
     mpies_env.close()
     bare_env.close()
 
@@ -159,6 +170,7 @@ def main(argv=None) -> dict:
           f"({act_us / results['bare']['us_per_step'] * 100:.0f}% of a bare step)")
     worst = min(results["mpies"]["ratio_to_bare"], results["mpies+obs"]["ratio_to_bare"])
     print(f"target mpies/bare >= 0.95: worst ratio {worst:.3f} -> {common.check(worst, 0.95)}")
+    print(common.contamination_line(load))
 
     payload = {
         "benchmark": NAME,
@@ -168,6 +180,7 @@ def main(argv=None) -> dict:
         "env_id": args.env, "num_params": policy.num_params,
         "results": results, "act_us_per_call": act_us,
         "target": {"metric": "min(mpies, mpies+obs) ratio_to_bare", "value": 0.95, "measured": worst},
+        "machine_load": load,
         "environment": common.environment(),
         "table": table,
     }

@@ -32,6 +32,11 @@ What is measured
     the [64, 64] HalfCheetah policy itself has ~5.7k: the comparison is of a 100k-parameter update
     against HalfCheetah-length episodes. Speed is never asserted.
 
+Machine load
+    Each script samples, from /proc/stat, how many cores other processes keep busy just before and
+    during the measurement and prints a WARNING when that is above 0.2 cores: numbers taken next
+    to other work (another MPI job, a test suite) are slower and noisier than the code deserves.
+
 Reproduce
     python scripts/bench_update.py                        # population 1024, 100k parameters
     python scripts/bench_update.py --quick                # smoke run, a few seconds
@@ -69,13 +74,13 @@ def parse_args(argv=None):
                    help="noise modes to time")
     p.add_argument("--env", default="HalfCheetah-v5", help="environment of the rollout reference")
     p.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="MLP hidden sizes (rollout)")
-    p.add_argument("--episodes", type=int, default=5, help="episodes timed for the rollout reference")
+    p.add_argument("--episodes", type=int, default=10, help="episodes timed for the rollout reference")
     p.add_argument("--max-steps", type=int, default=1000, help="step cap of the reference episodes")
     p.add_argument("--ranks", type=int, default=2, help="ranks assumed for the rollout estimate")
     p.add_argument("--seed", type=int, default=0, help="run seed")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: dim 10k, population 64, table 2^20, 2 generations, 2 episodes")
-    p.add_argument("--out", type=Path, default=common.default_out(NAME), help="JSON output path")
+    common.add_common_options(p, NAME)
     args = p.parse_args(argv)
     if args.quick:
         args.dim, args.population, args.table_size = 10_000, 64, 2**20
@@ -156,9 +161,13 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     print(f"{NAME}: dim {args.dim:,}, population {args.population}, table {args.table_size:,} "
           f"float32 ({args.table_size * 4 / 2**20:.0f} MiB), {args.generations} timed generations")
+    if args.wait_quiet:
+        common.wait_quiet(args.wait_quiet)
+    before = common.idle_check()
+    monitor = common.CpuMonitor().start()
     modes = {m: time_mode(m, args) for m in args.modes}
-
     ep_s, ep_len = episode_seconds(args)
+    load = dict(monitor.stop(), before=before)
     ep_med = common.median(ep_s)
     gen_rollout_s = args.population * ep_med / args.ranks
     print(f"  rollout reference: {args.env} MLP {args.hidden}, episodes of {ep_len} steps: "
@@ -189,6 +198,7 @@ def main(argv=None) -> dict:
     target_value = modes["table"]["pct_of_rollout"] if "table" in modes else float("nan")
     print(f"target table-mode update < 3% of rollout: {target_value:.2f}% -> "
           f"{common.check(target_value, 3.0, higher_is_better=False)}")
+    print(common.contamination_line(load))
 
     for r in modes.values():
         r.pop("checksum")
@@ -203,6 +213,7 @@ def main(argv=None) -> dict:
                     "estimated_generation_rollout_seconds": gen_rollout_s},
         "target": {"metric": "table-mode (ask + fetch all + tell) as % of generation rollout time",
                    "value": 3.0, "measured": target_value},
+        "machine_load": load,
         "environment": common.environment(),
         "table": table,
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import Strategy, best_first
 from .openai_es import Population
 
 
@@ -24,7 +25,7 @@ def extra_noise(config, generation: int) -> float:
     return 0.0
 
 
-class CEM:
+class CEM(Strategy):
     """Ask/tell CEM.
 
     Args:
@@ -39,7 +40,6 @@ class CEM:
         self.state = {"mean": mean, "std": np.full(theta.shape, config.init_std, dtype=np.float64),
                       "generation": np.zeros((), dtype=np.int64)}
         self.n_elite = max(1, int(config.elite_fraction * config.population))
-        self._population: Population | None = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -51,42 +51,21 @@ class CEM:
         return float(np.sqrt(np.mean(self.state["std"] ** 2)))
 
     @property
-    def generation(self) -> int:
-        return int(self.state["generation"])
-
-    @property
     def population_size(self) -> int:
         return self.config.population
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {k: np.array(v) for k, v in self.state.items()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for k in self.state:
-            self.state[k] = np.array(state[k], dtype=self.state[k].dtype)
-
-    def ask(self) -> Population:
-        if self._population is not None:
-            raise RuntimeError("ask() called twice without tell(): evaluate the population first")
+    def _ask(self) -> Population:
         n = self.config.population
-        self._population = Population(self.generation, self.noise.keys(self.generation, n), n, False, self.sigma)
-        return self._population
+        return Population(self.generation, self.noise.keys(self.generation, n), n, False, self.sigma)
 
     def member_params(self, population: Population, member: int) -> np.ndarray:
         return self.mean + self.state["std"] * self.noise.vector(int(population.keys[member]))
 
-    def tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
-        if population is not self._population:
-            raise RuntimeError("tell() must receive the population returned by the last ask()")
-        fitness = np.asarray(fitness, dtype=np.float64)
-        if fitness.shape != (population.size,):
-            raise ValueError(f"fitness has shape {fitness.shape}, expected ({population.size},)")
-        ranked = np.argsort(np.where(np.isnan(fitness), -np.inf, -fitness), kind="stable")
+    def _tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
+        ranked = best_first(fitness)
         elites = np.stack([self.member_params(population, int(i)) for i in ranked[:self.n_elite]])
         old_mean = self.mean.copy()
         self.state["mean"] = elites.mean(axis=0)
         variance = elites.var(axis=0) + extra_noise(self.config, self.generation)
         self.state["std"] = np.sqrt(variance)
-        self.state["generation"] = np.asarray(self.generation + 1, dtype=np.int64)
-        self._population = None
         return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(self.mean - old_mean))}

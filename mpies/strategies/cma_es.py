@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .base import Strategy, best_first
 from .openai_es import Population
 
 
@@ -67,7 +68,7 @@ def default_population(n: int) -> int:
     return 4 + int(3 * np.log(n))
 
 
-class CMAES:
+class CMAES(Strategy):
     """Ask/tell CMA-ES with a full (or, ``separable=True``, diagonal) covariance matrix.
 
     Args:
@@ -98,7 +99,6 @@ class CMAES:
             # best fitness of recent generations, newest last; long enough for any population
             "best_history": np.full(self._history_length(n, 1), np.nan),
         }
-        self._population: Population | None = None
         self._set_parameters()
 
     @staticmethod
@@ -119,29 +119,17 @@ class CMAES:
         return float(self.state["sigma"])
 
     @property
-    def generation(self) -> int:
-        return int(self.state["generation"])
-
-    @property
     def population_size(self) -> int:
         return int(self.state["population"])
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {k: np.array(v) for k, v in self.state.items()}
-
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for k in self.state:
-            self.state[k] = np.array(state[k], dtype=self.state[k].dtype)
+        super().load_state_dict(state)
         self._set_parameters()
 
     # -------------------------------------------------------------- sampling
-    def ask(self) -> Population:
-        if self._population is not None:
-            raise RuntimeError("ask() called twice without tell(): evaluate the population first")
+    def _ask(self) -> Population:
         lam = self.population_size
-        self._population = Population(self.generation, self.noise.keys(self.generation, lam), lam,
-                                      False, self.sigma)
-        return self._population
+        return Population(self.generation, self.noise.keys(self.generation, lam), lam, False, self.sigma)
 
     def _z(self, population: Population, member: int) -> np.ndarray:
         return self.noise.vector(int(population.keys[member])).astype(np.float64)
@@ -155,14 +143,9 @@ class CMAES:
         return self.mean + population.sigma * self._y(self._z(population, member))
 
     # -------------------------------------------------------------- update
-    def tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
-        if population is not self._population:
-            raise RuntimeError("tell() must receive the population returned by the last ask()")
-        fitness = np.asarray(fitness, dtype=np.float64)
-        if fitness.shape != (population.size,):
-            raise ValueError(f"fitness has shape {fitness.shape}, expected ({population.size},)")
+    def _tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
         s, p, n = self.state, self.params, self.n
-        ranked = np.argsort(np.where(np.isnan(fitness), -np.inf, -fitness), kind="stable")  # best first
+        ranked = best_first(fitness)
         z = np.stack([self._z(population, int(i)) for i in ranked])  # (lam, n)
         y = z * s["D"] if self.separable else (z * s["D"]) @ s["B"].T  # rows y_i = B D z_i
         old_mean = s["mean"].copy()
@@ -192,13 +175,12 @@ class CMAES:
             s["C"] = decay * s["C"] + p.c1 * np.outer(s["p_c"], s["p_c"]) + p.cmu * (y.T * w) @ y
         s["sigma"] = np.asarray(s["sigma"] * np.exp((p.cs / p.damps) * (norm_ps / p.chi_n - 1)))  # eq. 44
 
-        s["generation"] = np.asarray(self.generation + 1, dtype=np.int64)
         s["restart_generation"] = np.asarray(g, dtype=np.int64)
-        if not self.separable and g - int(s["eigen_generation"]) > p.lam / (p.c1 + p.cmu) / n / 10:
+        # lazy update: the tutorial's gap of lam / (c1 + cmu) / n / 10 *evaluations*, in generations
+        if not self.separable and g - int(s["eigen_generation"]) > 1 / (p.c1 + p.cmu) / n / 10:
             self._decompose()
         s["best_history"] = np.roll(s["best_history"], -1)
         s["best_history"][-1] = fitness[ranked[0]]
-        self._population = None
         restarted = self._maybe_restart()
         return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(s["mean"] - old_mean)),
                 "restarted": restarted}

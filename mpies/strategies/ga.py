@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import seeding
+from .base import Strategy, best_first
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class GAPopulation:
         return member
 
 
-class GA:
+class GA(Strategy):
     """Ask/tell GA with ``config.truncation`` parents held (as vectors) on every rank."""
 
     def __init__(self, config, theta: np.ndarray, noise):
@@ -44,7 +45,6 @@ class GA:
         self.state = {"parents": np.tile(np.asarray(theta, dtype=np.float64), (t, 1)),
                       "parent_fitness": np.full(t, -np.inf),
                       "generation": np.zeros((), dtype=np.int64)}
-        self._population: GAPopulation | None = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -56,23 +56,10 @@ class GA:
         return self.config.sigma
 
     @property
-    def generation(self) -> int:
-        return int(self.state["generation"])
-
-    @property
     def population_size(self) -> int:
         return self.config.population
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {k: np.array(v) for k, v in self.state.items()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for k in self.state:
-            self.state[k] = np.array(state[k], dtype=self.state[k].dtype)
-
-    def ask(self) -> GAPopulation:
-        if self._population is not None:
-            raise RuntimeError("ask() called twice without tell(): evaluate the population first")
+    def _ask(self) -> GAPopulation:
         n, g = self.config.population, self.generation
         # the first generation mutates the initial parameters; afterwards parents are chosen uniformly
         parent_index = seeding.generator(self.noise.seed, seeding.PARENT_SELECTION, g).integers(
@@ -80,28 +67,20 @@ class GA:
         elite = self.config.elitism and g > 0
         if elite:
             parent_index[0] = 0
-        self._population = GAPopulation(g, self.noise.keys(g, n), parent_index, n, self.sigma, elite)
-        return self._population
+        return GAPopulation(g, self.noise.keys(g, n), parent_index, n, self.sigma, elite)
 
     def member_params(self, population: GAPopulation, member: int) -> np.ndarray:
         parent = self.state["parents"][population.parent_index[member]]
         if population.elite and member == 0:
             return parent.copy()
-        return parent + population.sigma * self.noise.vector(int(population.keys[member]))
+        return parent + np.float64(population.sigma) * self.noise.vector(int(population.keys[member]))
 
-    def tell(self, population: GAPopulation, fitness: np.ndarray) -> dict[str, float]:
-        if population is not self._population:
-            raise RuntimeError("tell() must receive the population returned by the last ask()")
-        fitness = np.array(fitness, dtype=np.float64)
-        if fitness.shape != (population.size,):
-            raise ValueError(f"fitness has shape {fitness.shape}, expected ({population.size},)")
+    def _tell(self, population: GAPopulation, fitness: np.ndarray) -> dict[str, float]:
         if population.elite and not self.config.reevaluate_elite:
             fitness[0] = self.state["parent_fitness"][0]
-        ranked = np.argsort(np.where(np.isnan(fitness), -np.inf, -fitness), kind="stable")
+        ranked = best_first(fitness)
         chosen = ranked[:self.config.truncation]
         old_best = self.mean.copy()
         self.state["parents"] = np.stack([self.member_params(population, int(i)) for i in chosen])
         self.state["parent_fitness"] = fitness[chosen]
-        self.state["generation"] = np.asarray(self.generation + 1, dtype=np.int64)
-        self._population = None
         return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(self.mean - old_best))}

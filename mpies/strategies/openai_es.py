@@ -19,6 +19,7 @@ import numpy as np
 
 from ..optim import make_optimizer
 from ..shaping import SHAPINGS
+from .base import Strategy
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Population:
         return self.key_index(member)
 
 
-class OpenAIES:
+class OpenAIES(Strategy):
     """Ask/tell OpenAI-ES.
 
     Args:
@@ -68,7 +69,6 @@ class OpenAIES:
                       "sigma": np.asarray(config.sigma, dtype=np.float64),
                       "generation": np.zeros((), dtype=np.int64)}
         self._shape = SHAPINGS[config.shaping]
-        self._population: Population | None = None
 
     # -------------------------------------------------------------- state
     @property
@@ -81,40 +81,30 @@ class OpenAIES:
         return float(self.state["sigma"])
 
     @property
-    def generation(self) -> int:
-        return int(self.state["generation"])
-
-    @property
     def population_size(self) -> int:
         return self.config.population
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Everything a checkpoint must hold to continue bitwise-identically."""
-        out = {k: np.array(v) for k, v in self.state.items()}
+        out = super().state_dict()
         out.update({f"optimizer/{k}": np.array(v) for k, v in self.optimizer.state.items()})
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for k in self.state:
-            self.state[k] = np.array(state[k], dtype=self.state[k].dtype)
+        super().load_state_dict(state)
         for k in self.optimizer.state:
             self.optimizer.state[k] = np.array(state[f"optimizer/{k}"], dtype=self.optimizer.state[k].dtype)
 
     # -------------------------------------------------------------- ask / tell
-    def ask(self) -> Population:
-        """The population of the current generation (no communication needed)."""
-        if self._population is not None:
-            raise RuntimeError("ask() called twice without tell(): evaluate the population first")
+    def _ask(self) -> Population:
         n = self.config.population
         n_keys = n // 2 if self.config.mirrored else n
-        self._population = Population(self.generation, self.noise.keys(self.generation, n_keys),
-                                      n, self.config.mirrored, self.sigma)
-        return self._population
+        return Population(self.generation, self.noise.keys(self.generation, n_keys), n,
+                          self.config.mirrored, self.sigma)
 
     def member_params(self, population: Population, member: int) -> np.ndarray:
         """Parameters of ``member``: float64 ``(dim,)``, rebuilt from its key."""
         eps = self.noise.vector(int(population.keys[population.key_index(member)]))
-        return self.mean + (population.sign(member) * population.sigma) * eps
+        return self.mean + np.float64(population.sign(member) * population.sigma) * eps  # float64 result
 
     def gradient(self, population: Population, fitness: np.ndarray) -> np.ndarray:
         """Estimated gradient of expected fitness w.r.t. theta, float64 ``(dim,)``.
@@ -138,10 +128,7 @@ class OpenAIES:
             return np.zeros_like(self.mean)
         return self.noise.weighted_sum(weights, population.keys) / (n_valid * population.sigma)
 
-    def tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
-        """Update theta from the members' fitness; returns diagnostics for the history."""
-        if population is not self._population:
-            raise RuntimeError("tell() must receive the population returned by the last ask()")
+    def _tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
         grad = self.gradient(population, fitness)
         if self.config.weight_decay:
             grad -= self.config.weight_decay * self.mean
@@ -149,6 +136,4 @@ class OpenAIES:
         self.state["theta"] = self.mean + step
         c = self.config
         self.state["sigma"] = np.asarray(max(self.sigma * c.sigma_decay, c.sigma_min), dtype=np.float64)
-        self.state["generation"] = np.asarray(self.generation + 1, dtype=np.int64)
-        self._population = None
         return {"update_norm": float(np.linalg.norm(step)), "sigma": population.sigma}
