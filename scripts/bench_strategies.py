@@ -291,8 +291,7 @@ def time_strategy(name: str, n: int, args) -> dict:
     else:
         es = make_mpies(name, n, lam, args)
         step, population = mpies_generation, es.population_size
-        eigen_gap = (es.params.lam / (es.params.c1 + es.params.cmu) / n / 10
-                     if name == "cma_es" else None)
+        eigen_gap = es.params.eigen_gap if name == "cma_es" else None
     for _ in range(args.warmup):
         step(es, sphere)
     gens = block_generations(args, n)

@@ -35,6 +35,7 @@ class CMAParameters:
     cmu: float
     damps: float
     chi_n: float
+    eigen_gap: float  # generations between lazy eigendecompositions
 
     @classmethod
     def default(cls, n: int, lam: int, separable: bool, active: bool) -> "CMAParameters":
@@ -60,7 +61,9 @@ class CMAParameters:
             weights[mu:] = negative * min(alpha_mu, alpha_mueff, alpha_posdef) / -negative.sum()
         damps = 1 + 2 * max(0.0, np.sqrt((mueff - 1) / (n + 1)) - 1) + cs  # eq. 55
         chi_n = np.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n))
-        return cls(lam, mu, weights, mueff, cc, cs, c1, cmu, damps, chi_n)
+        # the tutorial's gap of lam / (c1 + cmu) / n / 10 evaluations, in generations (as pycma)
+        eigen_gap = 1 / (c1 + cmu) / n / 10
+        return cls(lam, mu, weights, mueff, cc, cs, c1, cmu, damps, chi_n, eigen_gap)
 
 
 def default_population(n: int) -> int:
@@ -176,8 +179,7 @@ class CMAES(Strategy):
         s["sigma"] = np.asarray(s["sigma"] * np.exp((p.cs / p.damps) * (norm_ps / p.chi_n - 1)))  # eq. 44
 
         s["restart_generation"] = np.asarray(g, dtype=np.int64)
-        # lazy update: the tutorial's gap of lam / (c1 + cmu) / n / 10 *evaluations*, in generations
-        if not self.separable and g - int(s["eigen_generation"]) > 1 / (p.c1 + p.cmu) / n / 10:
+        if not self.separable and g - int(s["eigen_generation"]) > p.eigen_gap:
             self._decompose()
         s["best_history"] = np.roll(s["best_history"], -1)
         s["best_history"][-1] = fitness[ranked[0]]
