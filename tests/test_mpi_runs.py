@@ -142,3 +142,19 @@ def test_finished_and_killed_files_open_in_h5dump_inspect_and_resume(tmp_path):
     run_mpies(2, "resume", killed, "--generations", 8)
     with h5py.File(killed, "r") as f:
         assert f.attrs["status"] == "finished" and f["history"].shape == (8,)
+
+
+def test_resume_auto_continues_finishes_and_refuses_other_configs(tmp_path):
+    config = tiny_config(tmp_path, generations=6)
+    straight = tmp_path / "straight.h5"
+    run_mpies(2, "run", config, "-o", straight)
+    out = tmp_path / "auto.h5"
+    run_mpies(2, "run", config, "-o", out, "--resume", "auto", "--stop-after", "4", check_rc=75)
+    again = run_mpies(4, "run", config, "-o", out, "--resume", "auto")
+    assert "resuming" in again.stdout
+    assert_bitwise_equal(load_result(straight), load_result(out))
+    done = run_mpies(2, "run", config, "-o", out, "--resume", "auto")
+    assert "already finished" in done.stdout
+    other = run_mpies(2, "run", config, "-o", out, "--resume", "auto", "--set", "strategy.sigma=0.3", check_rc=2)
+    assert "another configuration" in other.stderr and "strategy.sigma" in other.stderr
+    assert_bitwise_equal(load_result(straight), load_result(out))  # untouched

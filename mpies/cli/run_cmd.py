@@ -10,6 +10,7 @@ import click
 from .. import config as config_mod
 from ..config import ConfigError
 from ..io import RunFileError
+from ..io.reader import resume_action
 from .errors import mpi_errors
 
 
@@ -17,17 +18,18 @@ def _echo_rank0(comm):
     return (lambda line: click.echo(line)) if comm.rank == 0 else (lambda line: None)
 
 
-def _agree(comm, check) -> None:
-    """Run ``check()`` on rank 0 only; re-raise its user error on every rank."""
-    error = None
+def _agree(comm, decide):
+    """Run ``decide()`` on rank 0 only; give its result to every rank, or raise its user error there."""
+    result = None
     if comm.rank == 0:
         try:
-            check()
+            result = decide()
         except (ConfigError, RunFileError) as exc:
-            error = exc
-    error = comm.bcast(error)
-    if error is not None:
-        raise error
+            result = exc
+    result = comm.bcast(result)
+    if isinstance(result, (ConfigError, RunFileError)):
+        raise result
+    return result
 
 
 def _finish(runner, outcome, comm) -> None:
@@ -52,9 +54,12 @@ STOP_AFTER_HELP = ("stop after N generations of this invocation, with a checkpoi
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="output HDF5 file [default: the config's output.path]")
 @click.option("--overwrite", is_flag=True, help="replace the output file if it exists")
+@click.option("--resume", "resume_mode", type=click.Choice(["never", "auto"]), default="never",
+              help="auto: continue the output file if it holds an unfinished run of this same config, "
+                   "do nothing if it is finished, refuse if it holds another config (for requeued jobs)")
 @click.option("--stop-after", type=click.IntRange(min=1), metavar="N", help=STOP_AFTER_HELP)
 @mpi_errors
-def run(config, overrides, output, overwrite, stop_after):
+def run(config, overrides, output, overwrite, resume_mode, stop_after):
     """Run CONFIG: a TOML file or the name of a shipped config (see `mpies envs`).
 
     \b
@@ -73,16 +78,29 @@ def run(config, overrides, output, overwrite, stop_after):
         cfg.output.path = output
     path = cfg.output_path()
     comm = Comm()
+    log = _echo_rank0(comm)
 
-    def check_output():
-        if path.exists() and not overwrite:
+    def choose_action():
+        if overwrite:
+            return "new"
+        if resume_mode == "auto":
+            return resume_action(path, config_mod.to_toml(cfg), cfg.generations)
+        if path.exists():
             raise ConfigError(f"output: {path} exists; pass --overwrite to replace it, -o for another "
-                              f"file, or `mpies resume {path}` to continue it")
-    _agree(comm, check_output)
-    runner = Runner(cfg, path, comm, log=_echo_rank0(comm))
-    _echo_rank0(comm)(f"mpies {cfg.algorithm} on {cfg.env}: {runner.task.num_params} parameters, "
-                      f"population {runner.strategy.population_size}, {comm.size} rank(s) -> {path}")
-    runner.start_new(overwrite)
+                              f"file, or --resume auto (or `mpies resume {path}`) to continue it")
+        return "new"
+    action = _agree(comm, choose_action)
+    if action == "finished":
+        log(f"{path}: already finished ({cfg.generations} generations); nothing to do")
+        return
+    runner = Runner(cfg, path, comm, log=log)
+    if action == "resume":
+        runner.start_resumed()
+        log(f"resuming {path} at generation {runner.generation} on {comm.size} rank(s)")
+    else:
+        log(f"mpies {cfg.algorithm} on {cfg.env}: {runner.task.num_params} parameters, "
+            f"population {runner.strategy.population_size}, {comm.size} rank(s) -> {path}")
+        runner.start_new(overwrite=True if resume_mode == "auto" else overwrite)
     _finish(runner, runner.run(stop_after), comm)
 
 

@@ -81,3 +81,40 @@ def read_state(f: h5py.File) -> tuple[int, dict[str, np.ndarray]]:
 def read_best(f: h5py.File) -> dict[str, np.ndarray]:
     """``/best``: params, fitness, generation, obs_mean, obs_std (generation -1: none yet)."""
     return _read_tree(f["best"])
+
+
+def resume_action(path, config_text: str, generations: int) -> str:
+    """What ``mpies run --resume auto`` does with an existing output file.
+
+    Returns ``"new"`` (no file, or a file of this config without a checkpoint), ``"resume"`` (an
+    unfinished run of this config with a checkpoint) or ``"finished"``. Raises RunFileError if the
+    file holds a run of another configuration (it is never overwritten then).
+    """
+    if not os.path.exists(path):
+        return "new"
+    with open_run(path) as f:
+        stored = str(f.attrs["config"])
+        pointer = f["state/pointer"][()]
+    if stored != config_text:
+        differing = _differing_keys(stored, config_text)
+        raise RunFileError(f"{path}: holds a run of another configuration (differs in {differing}); "
+                           f"pass -o for a new file, or --overwrite to replace it")
+    if int(pointer[0]) < 0:
+        return "new"
+    return "finished" if int(pointer[1]) >= generations else "resume"
+
+
+def _differing_keys(a: str, b: str) -> str:
+    import tomllib
+
+    def flat(text):
+        out = {}
+        for key, value in tomllib.loads(text).items():
+            if isinstance(value, dict) and key != "env_kwargs":
+                out.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                out[key] = value
+        return out
+    fa, fb = flat(a), flat(b)
+    keys = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+    return ", ".join(keys) or "formatting"
