@@ -124,32 +124,34 @@ class Runner:
             self.writer.truncate_history(next_generation)
 
     # ------------------------------------------------------------------ one generation
-    def _evaluate_tasks(self, population, evaluate: bool) -> tuple[np.ndarray, int]:
-        """Rows of this rank's tasks: members first, then noiseless evaluation episodes."""
+    def _evaluate_tasks(self, population, n_eval: int) -> np.ndarray:
+        """Rows of this rank's tasks, one episode each.
+
+        Tasks ``0 .. n*E-1`` are episode ``t % E`` of member ``t // E`` (``E = rollout.episodes``), so
+        a member's episodes are spread over ranks like members are; then come ``n_eval`` noiseless
+        episodes of the mean. Returns float64 ``(len(my tasks), layout.width)``.
+        """
         c, layout = self.config, self.layout
-        n = population.size
-        n_eval = c.rollout.eval_episodes if evaluate else 0
-        g = population.generation
-        episodes = c.rollout.episodes
+        n, episodes, g = population.size, c.rollout.episodes, population.generation
         episode_seeds = seeding.derive(c.seed, seeding.EPISODE, g, n * episodes)
         eval_seeds = seeding.derive(c.seed, seeding.EVAL_EPISODE, g, max(n_eval, 1))
         collect = seeding.generator(c.seed, seeding.OBS_SAMPLE, g).random(n) < c.policy.obs_stat_fraction
-        mine = members_of(self.comm.rank, self.comm.size, n + n_eval)
+        mine = members_of(self.comm.rank, self.comm.size, n * episodes + n_eval)
         rows = np.zeros((len(mine), layout.width))
         for row, task in zip(rows, mine):
-            if task < n:
-                group = population.episode_group(task)
-                result = self.task.evaluate(self.strategy.member_params(population, task),
-                                            episode_seeds[group * episodes:(group + 1) * episodes],
-                                            self.normalizer, c.policy.action_noise, collect[task], task)
+            if task < n * episodes:
+                member, episode = divmod(task, episodes)
+                seed = episode_seeds[population.episode_group(member) * episodes + episode]
+                result = self.task.evaluate(self.strategy.member_params(population, member), [seed],
+                                            self.normalizer, c.policy.action_noise, collect[member], task)
             else:
-                result = self.task.evaluate(self.strategy.mean, eval_seeds[task - n:task - n + 1],
+                result = self.task.evaluate(self.strategy.mean, [eval_seeds[task - n * episodes]],
                                             self.normalizer)
             row[[layout.FITNESS, layout.LENGTH, layout.STEPS]] = result.fitness, result.length, result.steps
             if result.obs_sum is not None:
                 row[layout.obs_sum], row[layout.obs_sumsq] = result.obs_sum, result.obs_sumsq
                 row[layout.OBS_COUNT] = result.obs_count
-        return rows, n_eval
+        return rows
 
     def step(self) -> tuple[np.void, bool]:
         """Run one generation on every rank; returns (history row, whether the best improved)."""
@@ -159,22 +161,25 @@ class Runner:
         population = self.strategy.ask()
         obs_mean, obs_std = self.normalizer.mean_std()
         theta = self.strategy.mean.copy()
-        local, n_eval = self._evaluate_tasks(population, evaluate)
+        n_eval = c.rollout.eval_episodes if evaluate else 0
+        n_member_tasks = population.size * c.rollout.episodes
+        local = self._evaluate_tasks(population, n_eval)
         t_rollout = time.perf_counter()
 
         self.comm.bytes_sent = 0
-        rows = self.comm.allgather_rows(local, population.size + n_eval)
+        rows = self.comm.allgather_rows(local, n_member_tasks + n_eval)
         t_gather = time.perf_counter()
 
-        members = rows[:population.size]
-        info = self.strategy.tell(population, members[:, layout.FITNESS])
+        episodes = rows[:n_member_tasks]
+        fitness = episodes[:, layout.FITNESS].reshape(population.size, c.rollout.episodes).mean(axis=1)
+        info = self.strategy.tell(population, fitness)
         if layout.obs_dim:
-            self.normalizer.add(members[:, layout.obs_sum].sum(axis=0),
-                                members[:, layout.obs_sumsq].sum(axis=0),
-                                members[:, layout.OBS_COUNT].sum())
+            self.normalizer.add(episodes[:, layout.obs_sum].sum(axis=0),
+                                episodes[:, layout.obs_sumsq].sum(axis=0),
+                                episodes[:, layout.OBS_COUNT].sum())
         steps = int(rows[:, layout.STEPS].sum())
         self.env_steps += steps
-        eval_return = float(rows[population.size:, layout.FITNESS].mean()) if n_eval else np.nan
+        eval_return = float(rows[n_member_tasks:, layout.FITNESS].mean()) if n_eval else np.nan
         improved = bool(n_eval) and eval_return > float(self.best["fitness"])
         if improved:
             self.best = {"params": theta, "fitness": np.asarray(eval_return),
@@ -182,7 +187,6 @@ class Runner:
                          "obs_std": obs_std}
         t_update = time.perf_counter()
 
-        fitness = members[:, layout.FITNESS]
         valid = fitness[~np.isnan(fitness)]
         row = np.zeros((), dtype=HISTORY_DTYPE)
         row["generation"], row["env_steps"], row["failed"] = g, self.env_steps, fitness.size - valid.size

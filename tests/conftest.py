@@ -37,6 +37,7 @@ table_size = 200000
 
 [rollout]
 max_steps = {max_steps}
+episodes = {episodes}
 eval_every = 2
 eval_episodes = 3
 
@@ -46,11 +47,11 @@ checkpoint_every = 2
 
 
 def tiny_config(tmp_path: Path, *, env="CartPole-v1", generations=6, hidden="8", population=12,
-                noise="table", max_steps=100, name="tiny.toml", extra="") -> Path:
+                noise="table", max_steps=100, name="tiny.toml", extra="", episodes=1) -> Path:
     """Write a small, fast CartPole config; returns its path."""
     path = tmp_path / name
     path.write_text(TINY.format(env=env, generations=generations, hidden=hidden, population=population,
-                                noise=noise, max_steps=max_steps, extra=extra))
+                                noise=noise, max_steps=max_steps, extra=extra, episodes=episodes))
     return path
 
 

@@ -16,9 +16,10 @@ from conftest import (assert_bitwise_equal, history_length, load_result, mpies_c
                       subprocess_env, tiny_config)
 
 
-@pytest.mark.parametrize("noise", ["table", "generator"])
-def test_same_result_on_1_2_and_4_ranks(tmp_path, noise):
-    config = tiny_config(tmp_path, noise=noise)
+@pytest.mark.parametrize("noise, episodes", [("table", 1), ("generator", 1), ("table", 3)])
+def test_same_result_on_1_2_and_4_ranks(tmp_path, noise, episodes):
+    # with 3 episodes per member, a member's episodes are spread over ranks too
+    config = tiny_config(tmp_path, noise=noise, episodes=episodes)
     results = {}
     for ranks in (1, 2, 4):
         out = tmp_path / f"n{ranks}.h5"
