@@ -122,11 +122,16 @@ def abort_on_exception(exc: BaseException) -> None:
     """
     rank = MPI.COMM_WORLD.Get_rank()
     text = "".join(traceback.format_exception(exc))
-    sys.stderr.write("".join(f"[rank {rank}] {line}\n" for line in text.rstrip().splitlines()))
+    abort_with_message("".join(f"[rank {rank}] {line}\n" for line in text.rstrip().splitlines()), 1)
+
+
+def abort_with_message(message: str, code: int) -> None:
+    """Print ``message`` on stderr and end the whole MPI job with exit code ``code``."""
+    sys.stderr.write(message.rstrip("\n") + "\n")
     sys.stderr.flush()
     time.sleep(0.5)  # let the launcher forward this rank's output before Abort tears the job down
-    MPI.COMM_WORLD.Abort(1)
-    os._exit(1)  # pragma: no cover - Abort does not return
+    MPI.COMM_WORLD.Abort(code)
+    os._exit(code)  # pragma: no cover - Abort does not return
 
 
 def world_rank() -> int:

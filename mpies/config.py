@@ -83,6 +83,9 @@ class RolloutConfig:
     episodes: int = _f(1, "episodes averaged per member", min=1)
     eval_every: int = _f(5, "noiseless evaluation of the mean every K generations (0 = never)", min=0)
     eval_episodes: int = _f(5, "episodes in each noiseless evaluation", min=1)
+    max_failed_fraction: float = _f(
+        0.5, "abort the run when more than this fraction of members fail (raise or return NaN/inf)",
+        min=0.0, max=1.0)
 
 
 @dataclass

@@ -23,7 +23,9 @@ import numpy as np
 from . import __version__, seeding
 from .comm import Comm, members_of
 from .config import ConfigError, RunConfig, to_toml
+from .errors import RunAborted
 from .io import RunFileError, RunWriter, open_run, read_state
+from .io.writer import describe
 from .io.schema import HISTORY_DTYPE
 from .noise import make_noise
 from .policies import ObsNormalizer
@@ -58,7 +60,7 @@ class Runner:
 
     def __init__(self, config: RunConfig, path: Path, comm: Comm, log=print):
         self.config, self.path, self.comm, self.log = config, Path(path), comm, log
-        self.task = make_task(config)
+        self.task = make_task(config, comm.rank)
         theta0 = self.task.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS))
         self.noise = make_noise(config.noise.mode, config.seed, self.task.num_params,
                                 config.noise.table_size, comm)
@@ -95,14 +97,22 @@ class Runner:
         self.env_steps = int(state["counters/env_steps"])
 
     def start_new(self, overwrite: bool) -> None:
-        """Create the output file (rank 0)."""
+        """Create the output file on rank 0; every rank raises RunFileError if that fails."""
+        error = None
         if self.comm.rank == 0:
             c = self.config
             attrs = {"mpies_version": __version__, "algorithm": c.algorithm, "env": c.env,
                      "seed": c.seed, "ranks": self.comm.size, "config": to_toml(c),
                      "host": socket.gethostname(), "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                      "num_params": self.task.num_params}
-            self.writer = RunWriter.create(self.path, attrs, self.state_dict(), self.best, overwrite)
+            try:
+                self.writer = RunWriter.create(self.path, attrs, self.state_dict(), self.best, overwrite)
+            except OSError as exc:
+                error = RunFileError(f"output: cannot create {self.path}: {describe(exc)}; free space, or "
+                                     f"pass -o with another path")
+        error = self.comm.bcast(error)
+        if error is not None:
+            raise error
 
     def start_resumed(self) -> None:
         """Load the latest checkpoint of the output file (read on rank 0, broadcast once)."""
@@ -188,6 +198,12 @@ class Runner:
         t_update = time.perf_counter()
 
         valid = fitness[~np.isnan(fitness)]
+        failed_fraction = 1.0 - valid.size / fitness.size
+        if failed_fraction > c.rollout.max_failed_fraction:  # the same verdict on every rank
+            raise RunAborted(
+                f"generation {g}: {fitness.size - valid.size} of {fitness.size} members failed "
+                f"({failed_fraction:.0%} > rollout.max_failed_fraction = {c.rollout.max_failed_fraction:.0%}); "
+                f"see the [rank N] warnings above")
         row = np.zeros((), dtype=HISTORY_DTYPE)
         row["generation"], row["env_steps"], row["failed"] = g, self.env_steps, fitness.size - valid.size
         if valid.size:
@@ -252,11 +268,12 @@ class Runner:
     def _progress_line(self, row, io_seconds: float) -> str:
         c = self.config
         ev = f"{row['eval_return']:9.2f}" if not np.isnan(row["eval_return"]) else "        -"
+        failed = f" | {row['failed']} failed" if row["failed"] else ""
         width = len(str(c.generations))
         return (f"gen {row['generation'] + 1:>{width}}/{c.generations} | fit mean {row['fitness_mean']:9.2f}"
                 f" max {row['fitness_max']:9.2f} | eval {ev} | {self._steps_per_second / 1e3:7.1f}k steps/s"
                 f" | roll {row['rollout_seconds']:.2f}s gath {row['gather_seconds']:.3f}s"
-                f" upd {row['update_seconds']:.3f}s io {io_seconds:.3f}s")
+                f" upd {row['update_seconds']:.3f}s io {io_seconds:.3f}s{failed}")
 
     def close(self) -> None:
         self.task.close()

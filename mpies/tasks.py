@@ -7,6 +7,7 @@ normalisation) the sums of the observations seen.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +34,10 @@ class Evaluation:
 
 
 class GymTask:
-    """A policy network acting in a gymnasium environment."""
+    """A policy network acting in a gymnasium environment (``rank`` labels its warnings)."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, rank: int = 0):
+        self.rank = rank
         self.env = make_env(config.env, config.env_kwargs)
         spec_steps = self.env.spec.max_episode_steps if self.env.spec else None
         self.max_steps = config.rollout.max_steps or spec_steps or 1000
@@ -46,9 +48,17 @@ class GymTask:
         self.init_scale = p.init_scale
         self.obs_buffer = np.empty((self.max_steps, self.policy.obs_dim)) if p.obs_norm else None
         self._identity = (np.zeros(self.policy.obs_dim), np.ones(self.policy.obs_dim))
+        self._warned = False
 
     def initial_params(self, rng: np.random.Generator) -> np.ndarray:
         return self.policy.initial_params(rng, self.init_scale)
+
+    def _warn_once(self, exc: Exception) -> None:
+        """Report the first environment failure of this process on stderr (the rest are counted)."""
+        if not self._warned:
+            self._warned = True
+            print(f"[rank {self.rank}] warning: an episode raised {type(exc).__name__}: {exc}; the member "
+                  f"counts as failed (NaN), further failures are only counted", file=sys.stderr, flush=True)
 
     def evaluate(self, params, seeds, normalizer: ObsNormalizer, action_noise: float = 0.0,
                  collect_obs: bool = False, noise_stream: int = 0) -> Evaluation:
@@ -62,7 +72,11 @@ class GymTask:
         for seed in seeds:
             rng = np.random.default_rng([int(seed), noise_stream]) if action_noise else None
             act = self.policy.actor(params, obs_mean, obs_std, action_noise, rng)
-            episode = run_episode(self.env, act, int(seed), self.max_steps, buffer)
+            try:
+                episode = run_episode(self.env, act, int(seed), self.max_steps, buffer)
+            except Exception as exc:  # noqa: BLE001 - a failing environment fails the member only
+                self._warn_once(exc)
+                return Evaluation(float("nan"), 0.0, 0)
             returns.append(episode.total_return)
             out.length += episode.length / len(seeds)
             out.steps += episode.length
@@ -110,8 +124,8 @@ class FunctionTask:
         pass
 
 
-def make_task(config: RunConfig) -> GymTask | FunctionTask:
+def make_task(config: RunConfig, rank: int = 0) -> GymTask | FunctionTask:
     """The task named by ``config.env``: ``fn:NAME`` for a benchmark function, else gymnasium."""
     if config.env.startswith(FUNCTION_PREFIX):
         return FunctionTask(config)
-    return GymTask(config)
+    return GymTask(config, rank)

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from mpies.io import RunFileError, RunWriter, open_run, read_history, read_state
+from mpies.io import OutputError, RunFileError, RunWriter, open_run, read_history, read_state
 from mpies.io.schema import HISTORY_DTYPE
 from mpies.io.writer import repair
 
@@ -50,7 +50,7 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
             raise OSError("disk vanished")
         return original(self, key, value)
     monkeypatch.setattr(h5py.Dataset, "__setitem__", crash_on_pointer)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk vanished|cannot write"):
         writer.write_generation(row(1), {"strategy/theta": np.full(3, 9.0), "counters/env_steps": np.asarray(2),
                                          "next_generation": 2})
     monkeypatch.undo()

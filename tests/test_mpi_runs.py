@@ -98,7 +98,7 @@ def test_a_raising_rank_ends_the_job_quickly(tmp_path):
     elapsed = time.time() - start
     assert proc.returncode != 0
     assert elapsed < 30
-    assert "[rank 1]" in proc.stderr and "deliberate failure" in proc.stderr
+    assert "[rank 1]" in proc.stderr and "deliberate failure" in proc.stderr and "Traceback" in proc.stderr
 
 
 def test_finished_and_killed_files_open_in_h5dump_inspect_and_resume(tmp_path):

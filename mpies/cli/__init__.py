@@ -6,6 +6,10 @@ rank's traceback and aborts the whole job, so no rank is left waiting in a colle
 """
 
 import os
+import signal
+
+# A file-size limit (ulimit -f) should fail a write with an error we can report, not kill the rank.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 # One process per core is the model: keep BLAS from spawning threads in every rank. Set before
 # numpy is imported by any command.

@@ -8,10 +8,13 @@ import sys
 import click
 
 from ..config import ConfigError
-from ..io import RunFileError
+from ..io import OutputError, RunFileError
+from ..errors import RunAborted
 
 USER_ERRORS = (ConfigError, RunFileError)
 EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_IO = 74  # EX_IOERR
 
 
 def fail(message: str) -> None:
@@ -35,8 +38,10 @@ def mpi_errors(command):
     """Decorator for commands that run on every rank.
 
     User errors are raised identically on every rank (they are checked before any collective or
-    agreed through a broadcast), so every rank exits 2 and rank 0 alone prints the message. Any
-    other exception aborts the whole MPI job with the failing rank's traceback.
+    agreed through a broadcast), so every rank exits 2 and rank 0 alone prints the message; a run
+    aborted by an agreed verdict (too many failed members) exits 1 the same way. A failed write of
+    the run file (rank 0 only) aborts the job with exit code 74 and a one-line message. Any other
+    exception aborts the whole MPI job with the failing rank's traceback.
     """
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -47,6 +52,12 @@ def mpi_errors(command):
             if comm.world_rank() == 0:
                 click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
+        except RunAborted as exc:  # decided identically on every rank: no abort needed
+            if comm.world_rank() == 0:
+                click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        except OutputError as exc:  # rank 0 alone writes: end the job, no traceback
+            comm.abort_with_message(f"Error: {exc}", EXIT_IO)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:  # noqa: BLE001 - any failure must end every rank

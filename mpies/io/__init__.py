@@ -2,7 +2,7 @@
 
 from .reader import RunFileError, open_run, read_best, read_history, read_state
 from .schema import HISTORY_DTYPE, SCHEMA_VERSION
-from .writer import RunWriter
+from .writer import OutputError, RunWriter
 
-__all__ = ["HISTORY_DTYPE", "SCHEMA_VERSION", "RunFileError", "RunWriter", "open_run",
+__all__ = ["HISTORY_DTYPE", "SCHEMA_VERSION", "OutputError", "RunFileError", "RunWriter", "open_run",
            "read_best", "read_history", "read_state"]

@@ -11,7 +11,10 @@ consistency flags set; mpies readers open it in SWMR mode anyway and ``mpies res
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +23,52 @@ import numpy as np
 
 from .schema import HISTORY_DTYPE, SCHEMA_VERSION
 
+HISTORY_CHUNK = 256  # rows per chunk of /history
 LIBVER = ("v110", "v110")  # superblock v3: needed for SWMR, still readable by HDF5 1.10 tools
+
+
+SPACE_MARGIN = 1 << 20  # bytes kept free beyond what a write needs
+
+
+class OutputError(Exception):
+    """Writing the run file failed (disk full, file-size limit, I/O error): one line, ready to print."""
+
+
+def ensure_space(directory: Path, needed: int) -> None:
+    """Raise OSError(ENOSPC) unless ``needed`` bytes plus a margin are free under ``directory``.
+
+    HDF5 can crash the process when a write hits a full disk; checking first (one statvfs call)
+    turns that into an error mpies can report, with the run file untouched.
+    """
+    free = shutil.disk_usage(directory).free
+    if free < needed + SPACE_MARGIN:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({free} bytes free, "
+                                    f"{needed + SPACE_MARGIN} needed)")
+
+
+def _nbytes(arrays: dict) -> int:
+    return sum(np.asarray(v).nbytes for v in arrays.values())
+
+
+def describe(exc: BaseException) -> str:
+    """A short reason for an I/O failure: the OS's words ("No space left on device") rather than
+    HDF5's long error stack."""
+    if isinstance(exc, OSError) and exc.errno and exc.strerror:
+        ours = exc.strerror.startswith(os.strerror(exc.errno))
+        return exc.strerror if ours else os.strerror(exc.errno)
+    return str(exc).splitlines()[0]
+
+
+@contextlib.contextmanager
+def _quiet_cleanup():
+    """Silence h5py's "Exception ignored in __dealloc__" echoes of a failing write (the error itself
+    is raised and reported once)."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _write_tree(group: h5py.Group, state: dict[str, np.ndarray]) -> None:
@@ -44,21 +92,37 @@ class RunWriter:
             raise FileExistsError(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with h5py.File(tmp, "w", libver=LIBVER, locking=False) as f:
-            f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", "end_time": "",
-                            **attrs})
-            f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE, chunks=(256,))
-            pointer = f.create_dataset("state/pointer", data=np.array([-1, 0], dtype=np.int64))
-            pointer.attrs["doc"] = "[slot of the latest complete checkpoint (-1: none), its next generation]"
-            for slot in ("slot0", "slot1"):
-                _write_tree(f.create_group(f"state/{slot}"), state)
-            _write_tree(f.create_group("best"), best)
-        os.replace(tmp, path)
+        try:
+            ensure_space(path.parent, 3 * _nbytes(state) + _nbytes(best))
+            with _quiet_cleanup(), h5py.File(tmp, "w", libver=LIBVER, locking=False) as f:
+                f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", "end_time": "",
+                                **attrs})
+                f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
+                                 chunks=(HISTORY_CHUNK,))
+                pointer = f.create_dataset("state/pointer", data=np.array([-1, 0], dtype=np.int64))
+                pointer.attrs["doc"] = "[slot of the latest complete checkpoint (-1: none), its next generation]"
+                for slot in ("slot0", "slot1"):
+                    _write_tree(f.create_group(f"state/{slot}"), state)
+                _write_tree(f.create_group("best"), best)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise OSError(describe(exc)) from exc
         return cls(path)
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
     def _open(self, swmr: bool):
+        try:
+            with _quiet_cleanup():
+                yield from self._opened(swmr)
+        except (OSError, RuntimeError) as exc:
+            raise OutputError(f"cannot write {self.path}: {describe(exc)}. The last complete checkpoint in it is "
+                              f"intact: fix the cause (disk space, quota, permissions), then "
+                              f"`mpies resume {self.path}`") from exc
+
+    def _opened(self, swmr: bool):
+        ensure_space(self.path.parent, HISTORY_CHUNK * HISTORY_DTYPE.itemsize)
         try:
             f = h5py.File(self.path, "r+", libver=LIBVER, locking=False)
         except OSError as exc:
