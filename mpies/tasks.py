@@ -124,8 +124,58 @@ class FunctionTask:
         pass
 
 
-def make_task(config: RunConfig, rank: int = 0) -> GymTask | FunctionTask:
-    """The task named by ``config.env``: ``fn:NAME`` for a benchmark function, else gymnasium."""
+class TetrisTask:
+    """Research Tetris with a linear policy over board features (:mod:`mpies.envs.tetris`).
+
+    ``env = "tetris"``, ``env_kwargs = {height = 20, features = "bt", max_pieces = 0}``. The
+    parameters are the feature weights; fitness is the number of lines cleared; an episode is a
+    game, its "steps" the pieces placed. The whole game runs in compiled code.
+    """
+
+    obs_dim = 0
+    OPTIONS = {"height": 20, "features": "bt", "max_pieces": 0}
+
+    def __init__(self, config: RunConfig):
+        from .envs import tetris
+        kwargs = {**self.OPTIONS, **config.env_kwargs}
+        unknown = set(kwargs) - set(self.OPTIONS)
+        if unknown:
+            raise ConfigError(f"env_kwargs: {sorted(unknown)} not understood by tetris; allowed: "
+                              + ", ".join(self.OPTIONS))
+        if kwargs["features"] not in tetris.FEATURE_SETS:
+            raise ConfigError(f"env_kwargs.features: got {kwargs['features']!r}; allowed: "
+                              + ", ".join(repr(k) for k in tetris.FEATURE_SETS))
+        try:
+            self.height = tetris.check_height(kwargs["height"])
+        except ValueError as exc:
+            raise ConfigError(f"env_kwargs.height: {exc}") from None
+        max_pieces = kwargs["max_pieces"]
+        if isinstance(max_pieces, bool) or not isinstance(max_pieces, int) or max_pieces < 0:
+            raise ConfigError(f"env_kwargs.max_pieces: got {max_pieces!r}; expected an integer >= 0 (0 = no cap)")
+        self.features, self.max_pieces = kwargs["features"], max_pieces
+        self.num_params = tetris.FEATURE_SETS[self.features]
+        self._play = tetris.play_games
+
+    def initial_params(self, rng: np.random.Generator) -> np.ndarray:
+        return np.zeros(self.num_params)
+
+    def evaluate(self, params, seeds, normalizer=None, action_noise=0.0, collect_obs=False,
+                 noise_stream=0) -> Evaluation:
+        lines, pieces = self._play(params, self.features, self.height, np.asarray(seeds), self.max_pieces)
+        return Evaluation(float(lines.mean()), float(pieces.mean()), int(pieces.sum()))
+
+    def close(self) -> None:
+        pass
+
+
+TETRIS = "tetris"
+
+
+def make_task(config: RunConfig, rank: int = 0) -> GymTask | FunctionTask | TetrisTask:
+    """The task named by ``config.env``: ``tetris``, ``fn:NAME`` (a benchmark function), or a
+    gymnasium id."""
+    if config.env == TETRIS:
+        return TetrisTask(config)
     if config.env.startswith(FUNCTION_PREFIX):
         return FunctionTask(config)
     return GymTask(config, rank)

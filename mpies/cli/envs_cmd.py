@@ -8,6 +8,7 @@ import click
 
 from ..config import shipped_configs
 from ..envs import FAMILIES
+from ..envs.functions import FUNCTIONS
 
 
 @click.command()
@@ -23,3 +24,8 @@ def envs():
     click.echo("and `module:Env-v0` imports `module` first to register a custom one):")
     for family, ids in FAMILIES.items():
         click.echo(f"  {family:<16} {', '.join(ids)}")
+    click.echo("\nBuilt in:")
+    click.echo("  tetris           research Tetris, linear policy over board features;")
+    click.echo("                   env_kwargs = {height = 20, features = \"bt\" | \"dt\", max_pieces = 0}")
+    click.echo("  fn:NAME          benchmark function, fitness -f(x): " + ", ".join(f"fn:{n}" for n in sorted(FUNCTIONS)))
+    click.echo("                   env_kwargs = {dim = 10, x0 = 3.0}")
