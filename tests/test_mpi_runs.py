@@ -150,7 +150,8 @@ def test_resume_auto_continues_finishes_and_refuses_other_configs(tmp_path):
     straight = tmp_path / "straight.h5"
     run_mpies(2, "run", config, "-o", straight)
     out = tmp_path / "auto.h5"
-    run_mpies(2, "run", config, "-o", out, "--resume", "auto", "--stop-after", "4", check_rc=75)
+    run_mpies(2, "run", config, "-o", out.name, "--resume", "auto", "--stop-after", "4", check_rc=75, cwd=tmp_path)
+    # the same file by another name (an absolute path) is still the same run
     again = run_mpies(4, "run", config, "-o", out, "--resume", "auto")
     assert "resuming" in again.stdout
     assert_bitwise_equal(load_result(straight), load_result(out))

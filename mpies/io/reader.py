@@ -95,16 +95,18 @@ def resume_action(path, config_text: str, generations: int) -> str:
     with open_run(path) as f:
         stored = str(f.attrs["config"])
         pointer = f["state/pointer"][()]
-    if stored != config_text:
-        differing = _differing_keys(stored, config_text)
-        raise RunFileError(f"{path}: holds a run of another configuration (differs in {differing}); "
-                           f"pass -o for a new file, or --overwrite to replace it")
+    differing = _differing_keys(stored, config_text)
+    if differing:
+        raise RunFileError(f"{path}: holds a run of another configuration (differs in "
+                           f"{', '.join(differing)}); pass -o for a new file, or --overwrite to replace it")
     if int(pointer[0]) < 0:
         return "new"
     return "finished" if int(pointer[1]) >= generations else "resume"
 
 
-def _differing_keys(a: str, b: str) -> str:
+def _differing_keys(a: str, b: str) -> list[str]:
+    """Config keys whose values differ between two TOML texts; where the file lives
+    (``output.path``) is not part of a run's identity."""
     import tomllib
 
     def flat(text):
@@ -114,7 +116,7 @@ def _differing_keys(a: str, b: str) -> str:
                 out.update({f"{key}.{k}": v for k, v in value.items()})
             else:
                 out[key] = value
+        out.pop("output.path", None)
         return out
     fa, fb = flat(a), flat(b)
-    keys = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
-    return ", ".join(keys) or "formatting"
+    return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
