@@ -136,8 +136,26 @@ class GAConfig:
     reevaluate_elite: bool = _f(True, "evaluate the elite again each generation (else keep its fitness)")
 
 
+@dataclass
+class MAPElitesConfig:
+    """MAP-Elites (Mouret & Clune 2015) over a grid or CVT archive of behaviour descriptors."""
+
+    population: int = _f(64, "offspring per generation", min=1)
+    variation: str = _f("iso_line_dd", "mutation: gaussian, or Iso+LineDD (Vassiliades & Mouret 2018)",
+                        choices=("gaussian", "iso_line_dd"))
+    sigma: float = _f(0.1, "std of the isotropic Gaussian mutation", gt=0.0)
+    line_sigma: float = _f(0.2, "std of the directional (line) term of Iso+LineDD", min=0.0)
+    init_sigma: float = _f(1.0, "std around the initial parameters while the archive is empty", gt=0.0)
+    archive: str = _f("grid", "archive geometry", choices=("grid", "cvt"))
+    bins: list[int] = _f([50, 50], "grid: bins per descriptor dimension", min=1)
+    cells: int = _f(1000, "cvt: number of cells (centroids by k-means on uniform samples)", min=1)
+    lower: list[float] = _f([-1.0, -1.0], "lower bound of each descriptor dimension")
+    upper: list[float] = _f([1.0, 1.0], "upper bound of each descriptor dimension")
+    qd_offset: float = _f(0.0, "QD score = sum over filled cells of (fitness - qd_offset)")
+
+
 STRATEGY_CONFIGS: dict[str, type] = {"openai_es": OpenAIESConfig, "cem": CEMConfig, "cma_es": CMAESConfig,
-                                     "sep_cma_es": CMAESConfig, "ga": GAConfig}
+                                     "sep_cma_es": CMAESConfig, "ga": GAConfig, "map_elites": MAPElitesConfig}
 """Algorithm name -> dataclass of its ``[strategy]`` table."""
 
 
@@ -152,7 +170,8 @@ class RunConfig:
     seed: int = _f(0, "run seed: perturbations, episode seeds and initial weights derive from it", min=0)
     generations: int = _f(100, "number of generations to run", min=1)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    strategy: OpenAIESConfig | CEMConfig | CMAESConfig | GAConfig = field(default_factory=OpenAIESConfig)
+    strategy: OpenAIESConfig | CEMConfig | CMAESConfig | GAConfig | MAPElitesConfig = field(
+        default_factory=OpenAIESConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -250,6 +269,13 @@ def from_dict(data: dict) -> RunConfig:
 
 def _check_cross_fields(config: RunConfig) -> None:
     s = config.strategy
+    if isinstance(s, MAPElitesConfig):
+        dims = len(s.lower)
+        if len(s.upper) != dims or (s.archive == "grid" and len(s.bins) != dims):
+            raise ConfigError(f"strategy.upper: lower, upper (and bins for a grid) need one entry per "
+                              f"descriptor dimension; got {len(s.lower)}, {len(s.upper)}, {len(s.bins)}")
+        if any(lo >= hi for lo, hi in zip(s.lower, s.upper)):
+            raise ConfigError(f"strategy.upper: got {s.upper}; every upper bound must exceed its lower bound {s.lower}")
     if isinstance(s, GAConfig) and s.truncation > s.population:
         raise ConfigError(f"strategy.truncation: got {s.truncation}; must be <= strategy.population ({s.population})")
     if getattr(s, "mirrored", False) and s.population % 2:

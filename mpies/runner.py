@@ -29,7 +29,7 @@ from .io.writer import describe
 from .io.schema import HISTORY_DTYPE
 from .noise import make_noise
 from .policies import ObsNormalizer
-from .strategies import STRATEGIES
+from .algorithms import ALGORITHMS
 from .tasks import make_task
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped on a signal after a checkpoint; resume to continue
@@ -44,15 +44,17 @@ class RunOutcome:
 
 
 class _RowLayout:
-    """Columns of the per-task row gathered each generation: 3 scalars + observation sums."""
+    """Columns of the per-task row gathered each generation: 3 scalars, then observation sums
+    (policy tasks with normalisation) and the behaviour descriptor (quality-diversity tasks)."""
 
     FITNESS, LENGTH, STEPS, OBS_COUNT = range(4)
 
-    def __init__(self, obs_dim: int):
-        self.obs_dim = obs_dim
-        self.obs_sum = slice(4, 4 + self.obs_dim)
-        self.obs_sumsq = slice(4 + self.obs_dim, 4 + 2 * self.obs_dim)
-        self.width = 4 + 2 * self.obs_dim
+    def __init__(self, obs_dim: int, descriptor_dim: int = 0):
+        self.obs_dim, self.descriptor_dim = obs_dim, descriptor_dim
+        self.obs_sum = slice(4, 4 + obs_dim)
+        self.obs_sumsq = slice(4 + obs_dim, 4 + 2 * obs_dim)
+        self.descriptor = slice(4 + 2 * obs_dim, 4 + 2 * obs_dim + descriptor_dim)
+        self.width = 4 + 2 * obs_dim + descriptor_dim
 
 
 class Runner:
@@ -64,13 +66,16 @@ class Runner:
         theta0 = self.task.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS))
         self.noise = make_noise(config.noise.mode, config.seed, self.task.num_params,
                                 config.noise.table_size, comm)
-        self.strategy = STRATEGIES[config.algorithm](config.strategy, theta0, self.noise)
+        self.strategy = ALGORITHMS[config.algorithm](config.strategy, theta0, self.noise)
         if self.strategy.population_size < comm.size:
             raise ConfigError(
                 f"strategy.population: got {self.strategy.population_size}; must be >= the number of "
                 f"ranks ({comm.size}) so that every rank evaluates a member")
         self.normalizer = ObsNormalizer(self.task.obs_dim)
-        self.layout = _RowLayout(self.task.obs_dim)
+        self.layout = _RowLayout(self.task.obs_dim, self.task.descriptor_dim)
+        if getattr(self.strategy, "uses_descriptors", False) and not self.task.descriptor_dim:
+            raise ConfigError(f"algorithm: {config.algorithm} needs behaviour descriptors, which env "
+                              f"{config.env!r} does not provide; use a quality-diversity task (e.g. arm)")
         mean, std = self.normalizer.mean_std()
         self.best = {"params": np.zeros_like(theta0), "fitness": np.asarray(-np.inf),
                      "generation": np.asarray(-1, dtype=np.int64), "obs_mean": mean, "obs_std": std}
@@ -106,7 +111,9 @@ class Runner:
                      "host": socket.gethostname(), "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                      "num_params": self.task.num_params}
             try:
-                self.writer = RunWriter.create(self.path, attrs, self.state_dict(), self.best, overwrite)
+                archive = getattr(self.strategy, "archive", None)
+                self.writer = RunWriter.create(self.path, attrs, self.state_dict(), self.best, overwrite,
+                                               (archive.state, archive.geometry()) if archive else None)
             except OSError as exc:
                 error = RunFileError(f"output: cannot create {self.path}: {describe(exc)}; free space, or "
                                      f"pass -o with another path")
@@ -161,6 +168,8 @@ class Runner:
             if result.obs_sum is not None:
                 row[layout.obs_sum], row[layout.obs_sumsq] = result.obs_sum, result.obs_sumsq
                 row[layout.OBS_COUNT] = result.obs_count
+            if result.descriptor is not None:
+                row[layout.descriptor] = result.descriptor
         return rows
 
     def step(self) -> tuple[np.void, bool]:
@@ -182,7 +191,12 @@ class Runner:
 
         episodes = rows[:n_member_tasks]
         fitness = episodes[:, layout.FITNESS].reshape(population.size, c.rollout.episodes).mean(axis=1)
-        info = self.strategy.tell(population, fitness)
+        if layout.descriptor_dim:
+            descriptors = episodes[:, layout.descriptor].reshape(
+                population.size, c.rollout.episodes, layout.descriptor_dim).mean(axis=1)
+            info = self.strategy.tell(population, fitness, descriptors)
+        else:
+            info = self.strategy.tell(population, fitness)
         if layout.obs_dim:
             self.normalizer.add(episodes[:, layout.obs_sum].sum(axis=0),
                                 episodes[:, layout.obs_sumsq].sum(axis=0),
@@ -212,6 +226,8 @@ class Runner:
         else:
             row["fitness_mean"] = row["fitness_max"] = row["fitness_min"] = row["fitness_std"] = np.nan
         row["eval_return"], row["sigma"], row["update_norm"] = eval_return, info["sigma"], info["update_norm"]
+        row["archive_filled"] = info.get("archive_filled", -1)
+        row["qd_score"] = info.get("qd_score", np.nan)
         row["rollout_seconds"] = t_rollout - t_start
         row["gather_seconds"] = t_gather - t_rollout
         row["update_seconds"] = t_update - t_gather
@@ -248,7 +264,9 @@ class Runner:
                 if self.writer is not None:
                     t_io = time.perf_counter()
                     state = dict(self.state_dict(), next_generation=self.generation) if checkpoint else None
-                    self.writer.write_generation(row, state, self.best if improved else None)
+                    archive = getattr(self.strategy, "archive", None)
+                    self.writer.write_generation(row, state, self.best if improved else None,
+                                                 archive.state if archive else None)
                     io_seconds = time.perf_counter() - t_io
                     self.log(self._progress_line(row, io_seconds))
                 if status == "preempted":

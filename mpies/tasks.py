@@ -31,10 +31,13 @@ class Evaluation:
     obs_sum: np.ndarray | None = None
     obs_sumsq: np.ndarray | None = None
     obs_count: int = 0
+    descriptor: np.ndarray | None = None
 
 
 class GymTask:
     """A policy network acting in a gymnasium environment (``rank`` labels its warnings)."""
+
+    descriptor_dim = 0
 
     def __init__(self, config: RunConfig, rank: int = 0):
         self.rank = rank
@@ -94,7 +97,7 @@ class GymTask:
 class FunctionTask:
     """Maximise ``-f(x)`` for a benchmark function ``f`` of the parameters themselves."""
 
-    obs_dim = 0
+    obs_dim = descriptor_dim = 0
 
     def __init__(self, config: RunConfig):
         name = config.env[len(FUNCTION_PREFIX):]
@@ -132,7 +135,7 @@ class TetrisTask:
     game, its "steps" the pieces placed. The whole game runs in compiled code.
     """
 
-    obs_dim = 0
+    obs_dim = descriptor_dim = 0
     OPTIONS = {"height": 20, "features": "bt", "max_pieces": 0}
 
     def __init__(self, config: RunConfig):
@@ -168,14 +171,55 @@ class TetrisTask:
         pass
 
 
+class ArmTask:
+    """The planar robot arm, the standard fast quality-diversity benchmark.
+
+    ``env = "arm"``, ``env_kwargs = {joints = 10}``. The parameters are the joint angles (radians)
+    of an arm of ``joints`` equal links of total length 1 anchored at the origin; the behaviour
+    descriptor is the end-effector position ``(x, y)`` in ``[-1, 1]^2``; fitness is minus the
+    variance of the joint angles (smooth arms are better; 0 is the maximum).
+    """
+
+    obs_dim = 0
+    descriptor_dim = 2
+    DESCRIPTOR_BOUNDS = (-1.0, 1.0)
+
+    def __init__(self, config: RunConfig):
+        kwargs = {"joints": 10, **config.env_kwargs}
+        unknown = set(kwargs) - {"joints"}
+        if unknown:
+            raise ConfigError(f"env_kwargs: {sorted(unknown)} not understood by arm; allowed: joints")
+        joints = kwargs["joints"]
+        if isinstance(joints, bool) or not isinstance(joints, int) or joints < 1:
+            raise ConfigError(f"env_kwargs.joints: got {joints!r}; expected an integer >= 1")
+        self.num_params = joints
+
+    def initial_params(self, rng: np.random.Generator) -> np.ndarray:
+        return np.zeros(self.num_params)
+
+    def evaluate(self, params, seeds, normalizer=None, action_noise=0.0, collect_obs=False,
+                 noise_stream=0) -> Evaluation:
+        angles = np.cumsum(params)
+        link = 1.0 / self.num_params
+        position = np.array([link * np.cos(angles).sum(), link * np.sin(angles).sum()])
+        fitness = -float(np.var(params))
+        return Evaluation(fitness if np.isfinite(fitness) else float("nan"), 1.0, 1, descriptor=position)
+
+    def close(self) -> None:
+        pass
+
+
 TETRIS = "tetris"
+ARM = "arm"
 
 
-def make_task(config: RunConfig, rank: int = 0) -> GymTask | FunctionTask | TetrisTask:
-    """The task named by ``config.env``: ``tetris``, ``fn:NAME`` (a benchmark function), or a
-    gymnasium id."""
+def make_task(config: RunConfig, rank: int = 0) -> GymTask | FunctionTask | TetrisTask | ArmTask:
+    """The task named by ``config.env``: ``tetris``, ``arm``, ``fn:NAME`` (a benchmark function),
+    or a gymnasium id."""
     if config.env == TETRIS:
         return TetrisTask(config)
+    if config.env == ARM:
+        return ArmTask(config)
     if config.env.startswith(FUNCTION_PREFIX):
         return FunctionTask(config)
     return GymTask(config, rank)

@@ -1,11 +1,12 @@
 """Every registered strategy runs through the MPI runner, rank-count invariant and resume-exact."""
 
+import h5py
 import numpy as np
 import pytest
 
 from conftest import assert_bitwise_equal, load_result, run_mpies
 from mpies.envs.functions import FUNCTIONS
-from mpies.strategies import STRATEGIES
+from mpies.algorithms import ALGORITHMS
 
 STRATEGY_TABLES = {
     "openai_es": "population = 8\nsigma = 0.3\nlearning_rate = 0.2",
@@ -14,13 +15,17 @@ STRATEGY_TABLES = {
     "cma_es-ipop": "sigma = 1.0\nrestarts = 3\ntolfun = 100.0",
     "sep_cma_es": "sigma = 1.0",
     "ga": "population = 8\ntruncation = 3\nsigma = 0.3",
+    "map_elites": "population = 8\nbins = [8, 8]\nsigma = 0.2\nqd_offset = -100.0",
+    "map_elites-cvt": "population = 8\narchive = \"cvt\"\ncells = 30\nvariation = \"gaussian\"\nqd_offset = -100.0",
 }
 
 
 def write_config(tmp_path, variant: str, generations: int):
     algorithm = variant.split("-")[0]
+    env = 'env = "arm"\nenv_kwargs = {joints = 6}' if algorithm == "map_elites" else \
+        'env = "fn:rastrigin"\nenv_kwargs = {dim = 6, x0 = 2.5}'
     path = tmp_path / f"{variant}.toml"
-    path.write_text(f'algorithm = "{algorithm}"\nenv = "fn:rastrigin"\nenv_kwargs = {{dim = 6, x0 = 2.5}}\n'
+    path.write_text(f'algorithm = "{algorithm}"\n{env}\n'
                     f"generations = {generations}\nseed = 5\n"
                     f"[strategy]\n{STRATEGY_TABLES[variant]}\n"
                     "[noise]\ntable_size = 10000\n[rollout]\neval_every = 3\neval_episodes = 1\n"
@@ -29,7 +34,7 @@ def write_config(tmp_path, variant: str, generations: int):
 
 
 def test_every_registered_strategy_is_covered():
-    assert {v.split("-")[0] for v in STRATEGY_TABLES} == set(STRATEGIES)
+    assert {v.split("-")[0] for v in STRATEGY_TABLES} == set(ALGORITHMS)
 
 
 @pytest.mark.parametrize("variant", sorted(STRATEGY_TABLES))
@@ -44,8 +49,15 @@ def test_rank_count_invariance_and_exact_resume(tmp_path, variant):
     assert_bitwise_equal(results[1], results[2])
     assert_bitwise_equal(results[1], results[4])
     # the search moved and improved, so equality means something
-    assert not (results[1]["state/mean"] == 2.5).all()
-    assert results[1]["history/fitness_max"].max() > -FUNCTIONS["rastrigin"](np.full(6, 2.5))
+    if variant.startswith("map_elites"):
+        filled = results[1]["history/archive_filled"]
+        assert filled[-1] > filled[0] > 0 and np.all(np.diff(results[1]["history/qd_score"]) >= 0)
+        with h5py.File(tmp_path / "n1.h5", "r") as f:  # /archive holds the final archive
+            assert f["archive/occupied"][()].sum() == filled[-1]
+            assert f["archive"].attrs["kind"] == ("cvt" if variant.endswith("cvt") else "grid")
+    else:
+        assert not (results[1]["state/mean"] == 2.5).all()
+        assert results[1]["history/fitness_max"].max() > -FUNCTIONS["rastrigin"](np.full(6, 2.5))
     if variant == "cma_es-ipop":
         assert int(results[1]["state/strategy/restarts"]) >= 1
 

@@ -39,17 +39,21 @@ def summarize(path: str) -> dict:
         "best_eval_return": num(best["fitness"]) if int(best["generation"]) >= 0 else None,
         "best_generation": int(best["generation"]) if int(best["generation"]) >= 0 else None,
         "failed_members": int(history["failed"].sum()) if history.size else 0,
-    }
+    } | ({"archive_filled": int(last["archive_filled"]), "qd_score": num(last["qd_score"])}
+         if last is not None and last["archive_filled"] >= 0 else {})
 
 
 def _table(summary: dict, history_tail) -> str:
     keys = ["path", "status", "algorithm", "env", "seed", "ranks", "num_params", "generations_done",
             "generations_total", "checkpoint_generation", "env_steps", "wall_time", "last_fitness_mean",
             "last_fitness_max", "last_eval_return", "best_eval_return", "best_generation",
-            "failed_members", "start_time", "end_time", "host", "mpies_version"]
+            "failed_members", "archive_filled", "qd_score", "start_time", "end_time", "host",
+            "mpies_version"]
     width = max(len(k) for k in keys)
     lines = []
     for k in keys:
+        if k not in summary and k in ("archive_filled", "qd_score"):
+            continue
         v = summary.get(k)
         if isinstance(v, float):
             v = f"{v:.6g}"

@@ -9,6 +9,8 @@
     /state/slot0..1  two checkpoint slots, written alternately (A/B): a crash while writing one
                      leaves the other, and the pointer to it, intact
     /best            params, fitness, generation, obs_mean, obs_std of the best evaluated mean
+    /archive         (MAP-Elites) occupied, fitness, descriptors, params, parent_cell, key per
+                     cell, rewritten every generation; geometry (kind, bins or centroids, bounds)
 """
 
 import numpy as np
@@ -34,8 +36,11 @@ HISTORY_DTYPE = np.dtype([
     ("update_seconds", np.float64),
     ("io_seconds", np.float64),
     ("bytes_sent_per_rank", np.int64),  # rank 0's contribution to this generation's collectives
+    ("archive_filled", np.int64),     # quality diversity: filled cells (-1 for other algorithms)
+    ("qd_score", np.float64),         # quality diversity: sum of (fitness - offset) over filled cells
 ])
 
 DETERMINISTIC_FIELDS = ("generation", "env_steps", "fitness_mean", "fitness_max", "fitness_min",
-                        "fitness_std", "failed", "eval_return", "sigma", "update_norm")
+                        "fitness_std", "failed", "eval_return", "sigma", "update_norm",
+                        "archive_filled", "qd_score")
 """History columns that must be bitwise equal across rank counts and resumes."""

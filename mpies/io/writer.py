@@ -85,8 +85,13 @@ class RunWriter:
     # ------------------------------------------------------------------ creation
     @classmethod
     def create(cls, path, attrs: dict, state: dict[str, np.ndarray], best: dict[str, np.ndarray],
-               overwrite: bool = False) -> "RunWriter":
-        """Create a new run file with empty history and two state slots shaped like ``state``."""
+               overwrite: bool = False, archive: tuple[dict, dict] | None = None) -> "RunWriter":
+        """Create a new run file with empty history and two state slots shaped like ``state``.
+
+        ``archive``: (arrays, geometry) of a quality-diversity archive, kept in ``/archive`` and
+        rewritten every generation; geometry arrays larger than 64 values become datasets, the
+        rest attributes of ``/archive``.
+        """
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(path)
@@ -104,6 +109,15 @@ class RunWriter:
                 for slot in ("slot0", "slot1"):
                     _write_tree(f.create_group(f"state/{slot}"), state)
                 _write_tree(f.create_group("best"), best)
+                if archive is not None:
+                    arrays, geometry = archive
+                    group = f.create_group("archive")
+                    _write_tree(group, arrays)
+                    for name, value in geometry.items():
+                        if np.size(value) > 64:
+                            group.create_dataset(name, data=value)
+                        else:
+                            group.attrs[name] = value
             os.replace(tmp, path)
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)
@@ -139,7 +153,7 @@ class RunWriter:
             f.close()
 
     def write_generation(self, row: np.void | dict, state: dict | None = None,
-                         best: dict | None = None) -> None:
+                         best: dict | None = None, archive: dict | None = None) -> None:
         """Append one history row; optionally write a checkpoint and/or the new best.
 
         Args:
@@ -147,6 +161,7 @@ class RunWriter:
             state: flat ``name -> array`` (same names and shapes as at creation) plus
                 ``next_generation``: written to the slot not pointed at, then the pointer flips.
             best: ``name -> array`` replacing ``/best``.
+            archive: ``name -> array`` replacing the arrays of ``/archive``.
         """
         with self._open(swmr=True) as f:
             history = f["history"]
@@ -156,9 +171,9 @@ class RunWriter:
             for name in HISTORY_DTYPE.names:
                 record[name] = row[name]
             history[n] = record
-            if best is not None:
-                for name, value in best.items():
-                    f["best"][name][...] = value
+            for group, values in (("best", best), ("archive", archive)):
+                for name, value in (values or {}).items():
+                    f[group][name][...] = value
             if state is not None:
                 self._write_checkpoint(f, state)
 
