@@ -78,9 +78,6 @@ class Comm:
         """Broadcast a small picklable object (setup only, never per generation)."""
         return self.comm.bcast(obj, root=root)
 
-    def barrier(self) -> None:
-        self.comm.Barrier()
-
     # ------------------------------------------------------------------ shared memory
     def node_shared_array(self, count: int, dtype, fill: Callable[[np.ndarray], None]) -> np.ndarray:
         """One array per node in an MPI shared-memory window, filled once by the node's first rank.
@@ -136,7 +133,3 @@ def abort_with_message(message: str, code: int) -> None:
 
 def world_rank() -> int:
     return MPI.COMM_WORLD.Get_rank()
-
-
-def processor_name() -> str:
-    return MPI.Get_processor_name()

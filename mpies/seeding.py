@@ -14,9 +14,9 @@ PERTURBATION = 2
 EPISODE = 3
 EVAL_EPISODE = 4
 INIT_PARAMS = 5
-ACTION_NOISE = 6
 OBS_SAMPLE = 7
 PARENT_SELECTION = 8
+ELITE_SELECTION = 9
 
 
 def derive(seed: int, stream: int, generation: int, count: int) -> np.ndarray:

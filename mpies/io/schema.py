@@ -17,8 +17,6 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 
-STATUSES = ("running", "finished", "failed", "preempted")
-
 HISTORY_DTYPE = np.dtype([
     ("generation", np.int64),
     ("wall_time", np.float64),        # seconds since the run (or resumed run) started

@@ -30,7 +30,7 @@ from ..config import MAPElitesConfig
 from ..strategies.base import Strategy
 from .archives import IMPROVED, NEW, make_archive
 
-SELECTION_STREAM = 9
+SELECTION_STREAM = seeding.ELITE_SELECTION
 """Seeding stream of parent selection and line scalars (after :data:`mpies.seeding.PARENT_SELECTION`)."""
 
 VARIATIONS = ("gaussian", "iso_line_dd")
