@@ -19,6 +19,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import click  # noqa: E402
 
 from .. import __version__  # noqa: E402
+from .adapt_cmd import adapt  # noqa: E402
 from .envs_cmd import envs  # noqa: E402
 from .eval_cmd import eval_  # noqa: E402
 from .inspect_cmd import inspect  # noqa: E402
@@ -45,5 +46,5 @@ def main():
     """
 
 
-for _command in (run, resume, inspect, plot, eval_, envs):
+for _command in (run, resume, inspect, plot, eval_, adapt, envs):
     main.add_command(_command)

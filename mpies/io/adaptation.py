@@ -1,0 +1,59 @@
+"""``/adaptation/<name>``: the trials of one damage adaptation (``mpies adapt``) in a run file.
+
+Each group holds one row per trial -- ``cell`` int64 ``(t,)``, ``measured``, ``predicted_mean``,
+``predicted_std``, ``max_predicted`` float64 ``(t,)`` and ``descriptor`` float64 ``(t, dims)`` --
+and the settings and outcome as attributes (see :func:`mpies.cli.adapt_cmd.adapt`). Writing
+replaces a group of the same name; the rest of the file is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+
+from .reader import RunFileError
+from .writer import LIBVER, _quiet_cleanup, describe
+
+GROUP = "adaptation"
+
+
+class LiveRunError(RunFileError):
+    """The run file is still being written by a run (status ``running``)."""
+
+
+def check_not_live(path, status) -> None:
+    """Raise :class:`LiveRunError` when ``status`` (the root attr) says the run is live."""
+    if str(status) == "running":
+        raise LiveRunError(f"{path}: the run is still going (status 'running'); wait for it to end "
+                           f"(if it was killed, finish it with `mpies resume {path}` first)")
+
+
+def write_adaptation(path: str | os.PathLike, name: str, arrays: dict, attrs: dict) -> None:
+    """Write ``/adaptation/<name>`` (replacing it) in the closed run file ``path``.
+
+    Raises:
+        LiveRunError: the run is live (checked again once the file is open).
+        OSError: the write failed; the message is one line.
+    """
+    try:
+        with _quiet_cleanup(), h5py.File(path, "r+", libver=LIBVER, locking=False) as f:
+            check_not_live(path, f.attrs.get("status", ""))
+            parent = f.require_group(GROUP)
+            if name in parent:
+                del parent[name]
+            group = parent.create_group(name)
+            for key, value in arrays.items():
+                group.create_dataset(key, data=np.asarray(value))
+            group.attrs.update(attrs)
+            f.flush()
+    except (OSError, RuntimeError) as exc:
+        raise OSError(f"cannot write {path}: {describe(exc)}") from exc
+
+
+def read_adaptation(f: h5py.File, name: str) -> tuple[dict[str, np.ndarray], dict]:
+    """``(arrays, attrs)`` of ``/adaptation/<name>`` in an open run file."""
+    group = f[GROUP][name]
+    return ({k: group[k][()] for k in group},
+            {k: (v.item() if hasattr(v, "item") else v) for k, v in group.attrs.items()})
