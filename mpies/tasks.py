@@ -211,15 +211,19 @@ class ArmTask:
 
 TETRIS = "tetris"
 ARM = "arm"
+ANT = "ant"
 
 
-def make_task(config: RunConfig, rank: int = 0) -> GymTask | FunctionTask | TetrisTask | ArmTask:
-    """The task named by ``config.env``: ``tetris``, ``arm``, ``fn:NAME`` (a benchmark function),
-    or a gymnasium id."""
+def make_task(config: RunConfig, rank: int = 0):
+    """The task named by ``config.env``: ``tetris``, ``arm``, ``ant`` (open-loop gaits for
+    MAP-Elites), ``fn:NAME`` (a benchmark function), or a gymnasium id."""
     if config.env == TETRIS:
         return TetrisTask(config)
     if config.env == ARM:
         return ArmTask(config)
+    if config.env == ANT:
+        from .envs.ant import AntGaitTask
+        return AntGaitTask(config)
     if config.env.startswith(FUNCTION_PREFIX):
         return FunctionTask(config)
     return GymTask(config, rank)
