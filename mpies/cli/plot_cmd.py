@@ -1,4 +1,21 @@
-"""``mpies plot``: learning curves of one or more runs, overlaid."""
+"""``mpies plot``: learning curves of one or more runs, overlaid; or (``--archive``) the archive of a
+quality-diversity run as a heatmap of fitness over the descriptor space.
+
+Curves: by default fitness_mean, fitness_max and eval_return, or, for a quality-diversity run
+(its history has ``archive_filled >= 0``), qd_score and archive_filled. Fields of one kind share a
+panel; qd_score and archive_filled each get their own (their scales differ by orders of magnitude).
+
+Archive heatmaps (``--archive``, one run file):
+
+* grid, 2 descriptor dimensions: one image over the bins, axes spanning the descriptor bounds;
+* grid, 1 or more than 2 dimensions: the nested-grid layout of Cully et al. 2015 (Nature, the
+  hexapod repertoire): dimensions (0, 1) choose an outer block, (2, 3) the cell within it, and so
+  on (see :func:`nested_grid_image`);
+* CVT, 2 dimensions: the Voronoi cells of the centroids, coloured by fitness; CVT, other
+  dimension counts: scatter plots of the centroids projected on pairs of dimensions.
+
+Empty cells are left blank.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +24,19 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..io import open_run, read_history
+from ..io import RunFileError, open_run, read_history
 from ..io.schema import HISTORY_DTYPE
 from .errors import user_errors
 
 X_AXES = ("generation", "env_steps", "wall_time")
 Y_FIELDS = tuple(n for n in HISTORY_DTYPE.names if n not in X_AXES)
+DEFAULT_FIELDS = ("fitness_mean", "fitness_max", "eval_return")
+QD_FIELDS = ("qd_score", "archive_filled")
+"""Default curves of a quality-diversity run; each is drawn in a panel of its own."""
+QD_LABELS = {"qd_score": "QD score", "archive_filled": "filled cells"}
+STYLES = {"fitness_mean": "-", "fitness_max": ":", "eval_return": "o-"}
+VORONOI_PIXELS = 400
+"""Raster resolution (per side) of a 2-D CVT archive's Voronoi image."""
 
 
 @click.command()
@@ -20,31 +44,288 @@ Y_FIELDS = tuple(n for n in HISTORY_DTYPE.names if n not in X_AXES)
 @click.option("-o", "--output", default="curve.png", type=click.Path(dir_okay=False), help="image file")
 @click.option("-x", "x_axis", default="generation", type=click.Choice(X_AXES), help="horizontal axis")
 @click.option("-y", "y_fields", multiple=True, type=click.Choice(Y_FIELDS),
-              help="curves to draw (repeatable) [default: fitness_mean, fitness_max and eval_return]")
+              help="curves to draw (repeatable) [default: fitness_mean, fitness_max and eval_return; "
+                   "qd_score and archive_filled for quality-diversity runs]")
+@click.option("--archive", "archive", is_flag=True,
+              help="draw the archive of a quality-diversity run (one file) as a fitness heatmap "
+                   "instead of curves")
 @user_errors
-def plot(paths, output, x_axis, y_fields):
-    """Draw learning curves of the run files PATHS into one image."""
+def plot(paths, output, x_axis, y_fields, archive):
+    """Draw learning curves of the run files PATHS into one image, or with --archive the
+    archive of one quality-diversity run."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    y_fields = y_fields or ("fitness_mean", "fitness_max", "eval_return")
-    styles = {"fitness_mean": "-", "fitness_max": ":", "eval_return": "o-"}
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for i, path in enumerate(paths):
+    if archive:
+        if len(paths) != 1:
+            raise RunFileError(f"--archive draws one run file; got {len(paths)}")
+        fig = _archive_figure(plt, paths[0])
+    else:
+        fig = _curves_figure(plt, paths, x_axis, y_fields)
+    fig.savefig(output, dpi=120)
+    plt.close(fig)
+    click.echo(f"wrote {output}")
+
+
+# --------------------------------------------------------------------------- curves
+def is_qd_history(history: np.ndarray) -> bool:
+    """Whether a history comes from a quality-diversity run (some ``archive_filled >= 0``)."""
+    return history.size > 0 and bool(np.any(history["archive_filled"] >= 0))
+
+
+def _curves_figure(plt, paths, x_axis, y_fields):
+    runs = []
+    for path in paths:
         with open_run(path) as f:
             history = read_history(f)
             env = str(f.attrs["env"])
+        fields = y_fields or (QD_FIELDS if is_qd_history(history) else DEFAULT_FIELDS)
+        runs.append((path, env, history, fields))
+    # one panel for the return-like fields (as always), one per QD field
+    panels = []
+    for _, _, _, fields in runs:
+        for field in fields:
+            panel = field if field in QD_FIELDS else "return"
+            if panel not in panels:
+                panels.append(panel)
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
+                             figsize=(8, 5 if len(panels) == 1 else 1.2 + 2.9 * len(panels)))
+    axes = {panel: ax for panel, ax in zip(panels, axes[:, 0])}
+    for i, (path, env, history, fields) in enumerate(runs):
         color = f"C{i % 10}"
-        for field in y_fields:
+        for field in fields:
             y = history[field].astype(float)
             keep = ~np.isnan(y)
-            ax.plot(history[x_axis][keep], y[keep], styles.get(field, "-"), color=color,
+            if field == "archive_filled":
+                keep &= y >= 0  # -1: not a quality-diversity run
+            if field in QD_FIELDS and not keep.any():
+                click.echo(f"warning: {path}: no {field} values (not a quality-diversity run); "
+                           f"nothing drawn for it", err=True)
+                continue
+            ax = axes[field if field in QD_FIELDS else "return"]
+            ax.plot(history[x_axis][keep], y[keep], STYLES.get(field, "-"), color=color,
                     markersize=3, label=f"{Path(path).stem} ({env}) {field}")
-    ax.set_xlabel(x_axis.replace("_", " "))
-    ax.set_ylabel("return")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    for panel, ax in axes.items():
+        ax.set_ylabel(QD_LABELS.get(panel, panel))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    axes[panels[-1]].set_xlabel(x_axis.replace("_", " "))
     fig.tight_layout()
-    fig.savefig(output, dpi=120)
-    click.echo(f"wrote {output}")
+    return fig
+
+
+# --------------------------------------------------------------------------- archives
+def nested_grid_image(values: np.ndarray, bins) -> np.ndarray:
+    """Lay the per-cell values of a grid archive out as one 2-D image (nested grids).
+
+    Descriptor dimensions are taken in pairs (0, 1), (2, 3), ...; an odd count gets a trailing
+    dimension of one bin. Pair 0 picks the outer block, pair 1 the block inside it, and so on;
+    within a pair the even dimension runs along x (columns) and the odd one along y (rows). For
+    4-D with ``b`` bins per dimension this is an outer ``b x b`` grid over dimensions (0, 1) of
+    inner ``b x b`` images over dimensions (2, 3); for 2-D it is the plain grid.
+
+    Args:
+        values: ``(prod(bins),)`` one value per cell, cells numbered in row-major order of the
+            bin indices (as :class:`mpies.qd.archives.GridArchive` numbers them).
+        bins: bins per descriptor dimension.
+
+    Returns:
+        ``(prod(bins[1::2]), prod(bins[0::2]))``: the cell with bin indices ``i`` sits at row
+        ``ravel_multi_index(i[1::2], bins[1::2])`` and column
+        ``ravel_multi_index(i[0::2], bins[0::2])``. Row 0 is the bottom: draw with
+        ``origin="lower"``.
+    """
+    bins = [int(b) for b in np.asarray(bins).reshape(-1)]
+    values = np.asarray(values)
+    if values.size != int(np.prod(bins)):
+        raise ValueError(f"{values.size} values for a grid of {bins} bins ({int(np.prod(bins))} cells)")
+    grid = values.reshape(bins)
+    if len(bins) % 2:
+        grid, bins = grid[..., None], bins + [1]
+    order = list(range(1, len(bins), 2)) + list(range(0, len(bins), 2))
+    return grid.transpose(order).reshape(int(np.prod(bins[1::2])), int(np.prod(bins[0::2])))
+
+
+def _attr_or_dataset(group, name):
+    """A geometry value, kept as an attribute or (when large) as a dataset of ``/archive``."""
+    if name in group:
+        return group[name][()]
+    if name in group.attrs:
+        return group.attrs[name]
+    raise RunFileError(f"{group.file.filename}: /archive has no {name!r}; the file is incomplete")
+
+
+def read_archive(path) -> dict:
+    """The archive of a quality-diversity run file: arrays, geometry and context for the title.
+
+    Raises:
+        RunFileError: the file is not a run file, or has no ``/archive``.
+    """
+    with open_run(path) as f:
+        if "archive" not in f:
+            raise RunFileError(f"{path}: no /archive in this run file (algorithm "
+                               f"{f.attrs.get('algorithm', '?')}); --archive needs a quality-diversity "
+                               f"(MAP-Elites) run")
+        g = f["archive"]
+        kind = str(_attr_or_dataset(g, "kind"))
+        out = {"kind": kind, "occupied": g["occupied"][()].astype(bool),
+               "fitness": g["fitness"][()].astype(float),
+               "lower": np.asarray(_attr_or_dataset(g, "lower"), dtype=float).reshape(-1),
+               "upper": np.asarray(_attr_or_dataset(g, "upper"), dtype=float).reshape(-1),
+               "env": str(f.attrs.get("env", "?")), "history": read_history(f)}
+        if kind == "grid":
+            out["bins"] = np.asarray(_attr_or_dataset(g, "bins"), dtype=np.int64).reshape(-1)
+        elif kind == "cvt":
+            out["centroids"] = np.asarray(_attr_or_dataset(g, "centroids"), dtype=float)
+        else:
+            raise RunFileError(f"{path}: /archive kind {kind!r} is not one this mpies can draw (grid, cvt)")
+    return out
+
+
+def _archive_figure(plt, path):
+    a = read_archive(path)
+    values = np.where(a["occupied"], a["fitness"], np.nan)
+    filled, cells = int(a["occupied"].sum()), a["occupied"].size
+    if filled:
+        vmin, vmax = float(np.nanmin(values)), float(np.nanmax(values))
+        if vmin == vmax:
+            vmin, vmax = vmin - 0.5, vmax + 0.5
+    else:
+        vmin, vmax = 0.0, 1.0
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")  # empty cells
+    style = {"cmap": cmap, "vmin": vmin, "vmax": vmax}
+    history = a["history"]
+    title = f"{Path(path).stem} ({a['env']}): {filled}/{cells} cells filled ({100 * filled / cells:.1f}%)"
+    if history.size and history["archive_filled"][-1] >= 0:
+        title += (f", QD score {history['qd_score'][-1]:.6g} after "
+                  f"{int(history['generation'][-1]) + 1} generations")
+    if filled:
+        title += f"\nbest {vmax:.4g}, mean {float(np.nanmean(values)):.4g}"
+    dims = a["lower"].size
+    if a["kind"] == "grid" and dims == 2:
+        fig, ax = plt.subplots(figsize=(7, 6))
+        image = _grid_2d(ax, values, a)
+    elif a["kind"] == "grid":
+        fig, ax = plt.subplots(figsize=(8, 7))
+        image = _grid_nested(ax, values, a)
+    elif dims == 2:
+        fig, ax = plt.subplots(figsize=(7, 6))
+        image = _cvt_2d(ax, values, a)
+    else:
+        return _cvt_projections(plt, values, a, style, title)
+    image.set_cmap(style["cmap"])
+    image.set_clim(style["vmin"], style["vmax"])
+    fig.colorbar(image, ax=ax, label="fitness (elite of each cell; blank = empty)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _aspect(lower, upper) -> str:
+    """Square pixels unless the descriptor ranges are very unequal."""
+    ratio = (upper[0] - lower[0]) / (upper[1] - lower[1])
+    return "equal" if 0.25 <= ratio <= 4 else "auto"
+
+
+def _grid_2d(ax, values, a):
+    lower, upper = a["lower"], a["upper"]
+    image = ax.imshow(nested_grid_image(values, a["bins"]), origin="lower", interpolation="nearest",
+                      extent=(lower[0], upper[0], lower[1], upper[1]),
+                      aspect=_aspect(lower, upper))
+    ax.set_xlabel("descriptor 0")
+    ax.set_ylabel("descriptor 1")
+    return image
+
+
+def _grid_nested(ax, values, a):
+    bins, lower, upper = list(a["bins"]), a["lower"], a["upper"]
+    image = nested_grid_image(values, bins)
+    padded = bins + [1] * (len(bins) % 2)
+    squat = not 1 / 3 <= image.shape[0] / image.shape[1] <= 3  # e.g. 3-D: stretch, keep it readable
+    shown = ax.imshow(image, origin="lower", interpolation="nearest", aspect="auto" if squat else "equal",
+                      extent=(0, image.shape[1], 0, image.shape[0]))
+    # the outer blocks: separators and ticks at their centres labelled by the outer bins' centres
+    inner_x, inner_y = int(np.prod(padded[2::2])), int(np.prod(padded[3::2]))
+    for k in range(1, padded[0]):
+        ax.axvline(k * inner_x, color="0.35", lw=0.6)
+    for k in range(1, padded[1]):
+        ax.axhline(k * inner_y, color="0.35", lw=0.6)
+    for axis, dim, inner, set_ticks in ((0, 0, inner_x, ax.set_xticks), (1, 1, inner_y, ax.set_yticks)):
+        b = padded[dim]
+        if dim >= len(bins):
+            set_ticks([])
+            continue
+        step = max(1, int(np.ceil(b / 10)))
+        k = np.arange(0, b, step)
+        centre = lower[dim] + (k + 0.5) * (upper[dim] - lower[dim]) / b
+        set_ticks((k + 0.5) * inner, [f"{c:.3g}" for c in centre], fontsize=7)
+    for dim, set_label in ((0, ax.set_xlabel), (1, ax.set_ylabel)):
+        inner = ", ".join(str(d) for d in range(dim + 2, len(bins), 2))
+        label = f"descriptor {dim}" if dim < len(bins) else ""
+        if label and len(bins) > 2:
+            label += " (outer blocks)" + (f"; inside each block: descriptor {inner}" if inner else "")
+        set_label(label)
+    return shown
+
+
+def _nearest_centroid(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    from ..qd.archives import _nearest
+    return _nearest(points, centroids)
+
+
+def _cvt_2d(ax, values, a):
+    lower, upper, centroids = a["lower"], a["upper"], a["centroids"]
+    n = VORONOI_PIXELS
+    xs = lower[0] + (np.arange(n) + 0.5) * (upper[0] - lower[0]) / n
+    ys = lower[1] + (np.arange(n) + 0.5) * (upper[1] - lower[1]) / n
+    gx, gy = np.meshgrid(xs, ys)
+    cell = _nearest_centroid(np.column_stack([gx.ravel(), gy.ravel()]), centroids).reshape(n, n)
+    extent = (lower[0], upper[0], lower[1], upper[1])
+    aspect = _aspect(lower, upper)
+    image = ax.imshow(values[cell], origin="lower", interpolation="nearest", extent=extent, aspect=aspect)
+    edges = np.zeros((n, n), dtype=bool)  # thin grey cell boundaries
+    edges[:, 1:] |= cell[:, 1:] != cell[:, :-1]
+    edges[1:, :] |= cell[1:, :] != cell[:-1, :]
+    overlay = np.zeros((n, n, 4))
+    overlay[edges] = (0.5, 0.5, 0.5, 0.35)
+    ax.imshow(overlay, origin="lower", interpolation="nearest", extent=extent, aspect=aspect)
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+    ax.set_xlabel("descriptor 0")
+    ax.set_ylabel("descriptor 1")
+    return image
+
+
+def _cvt_projections(plt, values, a, style, title):
+    """CVT archives of 1 or >= 3 dimensions: centroids on pairs of (the first 4) dimensions."""
+    centroids, lower, upper = a["centroids"], a["lower"], a["upper"]
+    dims = centroids.shape[1]
+    if dims == 1:
+        centroids = np.column_stack([centroids, np.zeros(len(centroids))])
+        lower, upper = np.append(lower, -1.0), np.append(upper, 1.0)
+        pairs = [(0, 1)]
+    else:
+        pairs = [(i, j) for i in range(min(dims, 4)) for j in range(i + 1, min(dims, 4))]
+    cols = min(3, len(pairs))
+    rows = -(-len(pairs) // cols)
+    fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(4.2 * cols + 1.2, 4.0 * rows + 0.8),
+                             layout="constrained")
+    filled = ~np.isnan(values)
+    order = np.argsort(np.where(filled, values, -np.inf), kind="stable")  # best drawn on top
+    points = None
+    for ax, (i, j) in zip(axes.ravel(), pairs):
+        ax.scatter(centroids[~filled, i], centroids[~filled, j], s=4, color="0.75", linewidths=0)
+        keep = order[filled[order]]
+        points = ax.scatter(centroids[keep, i], centroids[keep, j], c=values[keep], s=10,
+                            linewidths=0, **style)
+        ax.set_xlim(lower[i], upper[i])
+        ax.set_ylim(lower[j], upper[j])
+        ax.set_xlabel(f"descriptor {i}")
+        ax.set_ylabel(f"descriptor {j}" if dims > 1 else "")
+    for ax in axes.ravel()[len(pairs):]:
+        ax.axis("off")
+    fig.suptitle(title + "\nCVT centroids projected on pairs of descriptors (grey = empty)", fontsize=9)
+    fig.colorbar(points, ax=axes.ravel().tolist(), label="fitness (elite of each cell)")
+    return fig
