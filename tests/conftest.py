@@ -107,3 +107,15 @@ def history_length(path: Path) -> int:
             return f["history"].shape[0]
     except (OSError, KeyError):
         return 0
+
+
+def one_line_error(proc_or_result, *words) -> None:
+    """Assert a user error: exit code 2 and one line ``Error: ...`` containing ``words``, no traceback."""
+    code = getattr(proc_or_result, "returncode", getattr(proc_or_result, "exit_code", None))
+    assert code == 2, code
+    err = proc_or_result.stderr if hasattr(proc_or_result, "stderr") else proc_or_result.output
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("Error: ") and "Traceback" not in err
+    for word in words:
+        assert word in lines[0], lines[0]

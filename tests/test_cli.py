@@ -6,17 +6,9 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-from conftest import run_mpies, tiny_config
+from conftest import one_line_error, run_mpies, tiny_config
 from mpies.cli import main
 
-
-def one_line_error(proc_or_result, *words):
-    err = proc_or_result.stderr if hasattr(proc_or_result, "stderr") else proc_or_result.output
-    lines = [line for line in err.strip().splitlines() if line]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("Error: ") and "Traceback" not in err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("ranks", [None, 2])

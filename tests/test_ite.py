@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import run_mpies
+from conftest import one_line_error, run_mpies
 from mpies.cli import adapt_cmd
 from mpies.config import ConfigError
 from mpies.io.adaptation import read_adaptation
@@ -211,13 +211,6 @@ def arm_file(arm_run, tmp_path):
 def invoke(*args):
     return CliRunner().invoke(adapt_cmd.adapt, [str(a) for a in args])
 
-
-def one_line_error(result, *words):
-    lines = [line for line in result.output.strip().splitlines() if line]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.output, result.output
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_adapt_command_on_a_real_map_elites_run(arm_file, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.figure import Figure
 
-from conftest import run_mpies
+from conftest import one_line_error, run_mpies
 from mpies.cli import main
 from mpies.cli.plot_cmd import nested_grid_image
 from mpies.qd.archives import CVTArchive, GridArchive
@@ -48,13 +48,6 @@ def invoke(*args):
 def assert_png(path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-
-def one_line_error(result, *words):
-    lines = [line for line in result.output.strip().splitlines() if line]
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.output, result.output
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def replace_archive(src, dst, archive):

@@ -116,10 +116,6 @@ class MAPElites(Strategy):
     def sigma(self) -> float:
         return self.config.sigma
 
-    @property
-    def population_size(self) -> int:
-        return self.config.population
-
     def _ask(self) -> MAPElitesPopulation:
         n, g, c = self.config.population, self.generation, self.config
         keys = self.noise.keys(g, n)

@@ -26,6 +26,11 @@ class Strategy:
     def generation(self) -> int:
         return int(self.state["generation"])
 
+    @property
+    def population_size(self) -> int:
+        """Members per generation (``config.population`` unless the strategy changes it)."""
+        return self.config.population
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Everything a checkpoint must hold to continue bitwise-identically."""
         return {k: np.array(v) for k, v in self.state.items()}

@@ -50,10 +50,6 @@ class CEM(Strategy):
         """Root-mean-square of the per-parameter std (the history's ``sigma`` column)."""
         return float(np.sqrt(np.mean(self.state["std"] ** 2)))
 
-    @property
-    def population_size(self) -> int:
-        return self.config.population
-
     def _ask(self) -> Population:
         n = self.config.population
         return Population(self.generation, self.noise.keys(self.generation, n), n, False, self.sigma)

@@ -55,10 +55,6 @@ class GA(Strategy):
     def sigma(self) -> float:
         return self.config.sigma
 
-    @property
-    def population_size(self) -> int:
-        return self.config.population
-
     def _ask(self) -> GAPopulation:
         n, g = self.config.population, self.generation
         # the first generation mutates the initial parameters; afterwards parents are chosen uniformly

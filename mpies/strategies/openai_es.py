@@ -80,10 +80,6 @@ class OpenAIES(Strategy):
     def sigma(self) -> float:
         return float(self.state["sigma"])
 
-    @property
-    def population_size(self) -> int:
-        return self.config.population
-
     def state_dict(self) -> dict[str, np.ndarray]:
         out = super().state_dict()
         out.update({f"optimizer/{k}": np.array(v) for k, v in self.optimizer.state.items()})
