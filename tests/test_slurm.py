@@ -250,3 +250,16 @@ def test_cma_sbatch_under_mpiexec_equals_a_direct_run(cluster, tmp_path):
     direct = tmp_path / "direct.h5"
     run_mpies(2, "run", config, "-o", direct)
     assert_bitwise_equal(load_result(direct), load_result(out))
+
+
+@pytest.mark.timeout(180)
+def test_map_elites_sbatch_runs_a_shipped_qd_config(cluster, tmp_path):
+    out, log = tmp_path / "arm.h5", tmp_path / "arm.log"
+    job = cluster.submit(SLURM / "map-elites.sbatch", "--set", "generations=5", cwd=tmp_path, log=log,
+                         options=["--ntasks=2"], CONFIG="arm-map-elites", OUT=out, MPIES_LAUNCHER="mpiexec")
+    (info,) = cluster.wait_done(job)
+    assert (info["JobState"], info["ExitCode"]) == ("COMPLETED", "0:0"), log_of(log)
+    assert_finished(out, 5)
+    direct = tmp_path / "direct.h5"
+    run_mpies(2, "run", "arm-map-elites", "--set", "generations=5", "-o", direct)
+    assert_bitwise_equal(load_result(direct), load_result(out))
