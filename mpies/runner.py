@@ -231,7 +231,6 @@ class Runner:
         row["rollout_seconds"] = t_rollout - t_start
         row["gather_seconds"] = t_gather - t_rollout
         row["update_seconds"] = t_update - t_gather
-        row["bytes_sent_per_rank"] = self.comm.bytes_sent
         self.generation += 1
         self._steps_per_second = steps / max(t_update - t_start, 1e-9)
         return row, improved

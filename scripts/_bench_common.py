@@ -85,9 +85,11 @@ def format_table(headers: list[str], rows: list[list], title: str | None = None)
 
 
 def write_json(path: Path, payload: dict) -> Path:
+    """Write a benchmark's results as JSON and say where."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    print(f"wrote {path}")
     return path
 
 

@@ -337,8 +337,7 @@ def main(argv=None) -> dict:
         "environment": dict(common.environment(), ribs=ribs_version),
     }
     print(f"run time {payload['run_seconds']:.0f} s")
-    path = common.write_json(args.out, payload)
-    print(f"wrote {path}")
+    common.write_json(args.out, payload)
     return payload
 
 

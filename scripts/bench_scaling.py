@@ -61,7 +61,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_common as common  # noqa: E402  (sets BLAS thread variables before numpy loads)
 
-import numpy as np  # noqa: E402
 
 NAME = "bench_scaling"
 PHASES = ("rollout", "gather", "update", "io")
@@ -266,8 +265,7 @@ def main(argv=None) -> dict:
         "environment": common.environment(),
         "table": table,
     }
-    path = common.write_json(args.out, payload)
-    print(f"wrote {path}")
+    common.write_json(args.out, payload)
     return payload
 
 

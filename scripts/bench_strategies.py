@@ -427,8 +427,7 @@ def main(argv=None) -> dict:
         cma_version = None
     payload.update(machine_load=load, environment=dict(common.environment(), cma=cma_version),
                    table="\n".join(tables))
-    path = common.write_json(args.out, payload)
-    print(f"wrote {path}")
+    common.write_json(args.out, payload)
     return payload
 
 

@@ -178,8 +178,7 @@ def main(argv=None) -> dict:
         "environment": dict(common.environment(), numba=__import__("numba").__version__),
         "table": table,
     }
-    path = common.write_json(args.out, payload)
-    print(f"wrote {path}")
+    common.write_json(args.out, payload)
     return payload
 
 

@@ -217,8 +217,7 @@ def main(argv=None) -> dict:
         "environment": common.environment(),
         "table": table,
     }
-    path = common.write_json(args.out, payload)
-    print(f"wrote {path}")
+    common.write_json(args.out, payload)
     return payload
 
 

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -453,8 +452,7 @@ def main(argv=None) -> dict:
                "experiments": payload_exps, "run_seconds": run_seconds, "wait_quiet_seconds": waited,
                "figure": str(figure) if figure else None, "machine_load": load,
                "environment": common.environment(), "table": "\n".join(tables)}
-    path = common.write_json(args.out, payload)
-    print(f"wrote {path}")
+    common.write_json(args.out, payload)
     return payload
 
 

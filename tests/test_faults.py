@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
 
 from conftest import (assert_bitwise_equal, history_length, load_result, mpies_cmd, run_mpies,

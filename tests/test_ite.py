@@ -14,7 +14,7 @@ from mpies.cli import adapt_cmd
 from mpies.config import ConfigError
 from mpies.io.adaptation import read_adaptation
 from mpies.qd import ite
-from mpies.tasks import ArmTask, Evaluation
+from mpies.tasks import ArmTask
 
 # --------------------------------------------------------------------------- the GP
 
