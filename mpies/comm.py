@@ -61,7 +61,7 @@ class Comm:
         by_rank = np.empty((count, width), dtype=np.float64)
         self.comm.Allgatherv(local_rows, [by_rank, counts * width, displs * width, MPI.DOUBLE])
         self.bytes_sent += local_rows.nbytes
-        order = np.concatenate([np.asarray(members_of(r, self.size, count)) for r in range(self.size)])
+        order = np.concatenate([np.asarray(members_of(r, self.size, count), dtype=np.int64) for r in range(self.size)])
         rows = np.empty_like(by_rank)
         rows[order] = by_rank
         return rows
@@ -73,6 +73,32 @@ class Comm:
         self.comm.Allreduce(send, recv, op=MPI.MAX)
         self.bytes_sent += send.nbytes
         return bool(recv[0])
+
+    def allgather_varying(self, local_rows: np.ndarray, width: int) -> np.ndarray:
+        """Concatenate every rank's rows in rank order; ranks may contribute any number (even 0).
+
+        Args:
+            local_rows: float64 ``(k_rank, width)``.
+
+        Returns:
+            float64 ``(sum of k, width)``: rank 0's rows first, then rank 1's, ...
+        """
+        local_rows = np.ascontiguousarray(local_rows, dtype=np.float64).reshape(-1, width)
+        counts = np.array(self.comm.allgather(local_rows.shape[0]), dtype=np.int64)
+        displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        out = np.empty((int(counts.sum()), width), dtype=np.float64)
+        self.comm.Allgatherv(local_rows, [out, counts * width, displs * width, MPI.DOUBLE])
+        self.bytes_sent += local_rows.nbytes + 8
+        return out
+
+    def split(self, color: int, key: int) -> "Comm":
+        """Sub-communicator of the ranks that pass the same ``color``, ordered by ``key``
+        (collective: every rank calls it). Free it with :meth:`free`."""
+        return Comm(self.comm.Split(color, key))
+
+    def free(self) -> None:
+        """Release a communicator made by :meth:`split`."""
+        self.comm.Free()
 
     def bcast(self, obj, root: int = 0):
         """Broadcast a small picklable object (setup only, never per generation)."""

@@ -154,8 +154,48 @@ class MAPElitesConfig:
     qd_offset: float = _f(0.0, "QD score = sum over filled cells of (fitness - qd_offset)")
 
 
+@dataclass
+class POETConfig(OpenAIESConfig):
+    """POET (Wang et al. 2019): environment-agent pairs, each improved by OpenAI-ES on its own rank
+    subgroup; new terrains by mutation under a minimal criterion; transfers between pairs.
+    The ES fields above are per pair; defaults are the reference code's."""
+
+    population: int = _f(512, "ES members per pair and iteration (even when mirrored)", min=2)
+    sigma: float = _f(0.1, "std of parameter perturbations", gt=0.0)
+    sigma_decay: float = _f(0.999, "sigma multiplied by this after every ES step", gt=0.0, max=1.0)
+    sigma_min: float = _f(0.01, "lower bound of sigma under decay", min=0.0)
+    weight_decay: float = _f(0.01, "L2 coefficient subtracted from the gradient", min=0.0)
+    learning_rate_decay: float = _f(0.9999, "learning rate multiplied by this after every ES step",
+                                    gt=0.0, max=1.0)
+    learning_rate_min: float = _f(0.001, "lower bound of the learning rate under decay", min=0.0)
+    transfer_every: int = _f(25, "N_transfer: iterations between transfer attempts", min=1)
+    mutate_every: int = _f(200, "N_mutate: iterations between environment mutations", min=1)
+    max_pairs: int = _f(25, "active pairs at most; the oldest move to the archive (paper: 20)", min=1)
+    repro_threshold: float = _f(200.0, "a pair's environment may reproduce once its score reaches this")
+    mc_lower: float = _f(25.0, "minimal criterion: a child environment needs a score >= this (paper: 50)")
+    mc_upper: float = _f(340.0, "minimal criterion: ... and <= this (paper: 300)")
+    max_children: int = _f(8, "child environments tried per mutation step", min=1)
+    max_admitted: int = _f(1, "child environments admitted per mutation step", min=1)
+    novelty_k: int = _f(5, "novelty = mean distance to the k nearest archived environments", min=1)
+    mutate: list[str] = _f(["roughness", "pit_gap", "stump_height"],
+                           "terrain features that mutation changes", choices=("roughness", "pit_gap", "stump_height"))
+    roughness_step: float = _f(0.6, "roughness += U(-step, step), rounded to 0.1", min=0.0)
+    roughness_max: float = _f(10.0, "largest roughness", min=0.0)
+    pit_gap_init: list[float] = _f([0.0, 0.8], "pit gap range when pits first appear (terrain steps)", min=0.0)
+    pit_gap_step: float = _f(0.4, "each end of the pit gap range moves by -step, 0 or +step", min=0.0)
+    pit_gap_max: float = _f(8.0, "largest pit gap (terrain steps)", min=0.0)
+    stump_height_init: list[float] = _f([0.0, 0.4], "stump height range when stumps first appear", min=0.0)
+    stump_height_step: float = _f(0.2, "each end of the stump height range moves by -step, 0 or +step", min=0.0)
+    stump_height_max: float = _f(5.0, "largest stump height (terrain steps)", min=0.0)
+    solved_score: float = _f(230.0, "a pair whose score reaches this has solved its terrain")
+    initial_terrain: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.0], "the first pair's terrain: [roughness, "
+                                      "pit lo, pit hi, stump lo, stump hi] (flat by default)", min=0.0)
+    initial_terrain_seed: int = _f(-1, "the first terrain's seed (-1: derived from the run seed)", min=-1)
+
+
 STRATEGY_CONFIGS: dict[str, type] = {"openai_es": OpenAIESConfig, "cem": CEMConfig, "cma_es": CMAESConfig,
-                                     "sep_cma_es": CMAESConfig, "ga": GAConfig, "map_elites": MAPElitesConfig}
+                                     "sep_cma_es": CMAESConfig, "ga": GAConfig, "map_elites": MAPElitesConfig,
+                                     "poet": POETConfig}
 """Algorithm name -> dataclass of its ``[strategy]`` table."""
 
 
@@ -170,7 +210,7 @@ class RunConfig:
     seed: int = _f(0, "run seed: perturbations, episode seeds and initial weights derive from it", min=0)
     generations: int = _f(100, "number of generations to run", min=1)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    strategy: OpenAIESConfig | CEMConfig | CMAESConfig | GAConfig | MAPElitesConfig = field(
+    strategy: OpenAIESConfig | CEMConfig | CMAESConfig | GAConfig | MAPElitesConfig | POETConfig = field(
         default_factory=OpenAIESConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -278,6 +318,22 @@ def _check_cross_fields(config: RunConfig) -> None:
             raise ConfigError(f"strategy.upper: got {s.upper}; every upper bound must exceed its lower bound {s.lower}")
     if isinstance(s, GAConfig) and s.truncation > s.population:
         raise ConfigError(f"strategy.truncation: got {s.truncation}; must be <= strategy.population ({s.population})")
+    if isinstance(s, POETConfig):
+        if config.env != "bipedal_terrain":
+            raise ConfigError(f"env: got {config.env!r}; algorithm = \"poet\" evolves BipedalWalker terrains: "
+                              f"set env = \"bipedal_terrain\"")
+        for name in ("pit_gap_init", "stump_height_init"):
+            lo_hi = getattr(s, name)
+            if len(lo_hi) != 2 or lo_hi[0] > lo_hi[1]:
+                raise ConfigError(f"strategy.{name}: got {lo_hi}; expected [low, high] with low <= high")
+        if s.optimizer != "adam":
+            raise ConfigError(f"strategy.optimizer: got {s.optimizer!r}; POET pairs use \"adam\"")
+        t = s.initial_terrain
+        if len(t) != 5 or t[1] > t[2] or t[3] > t[4]:
+            raise ConfigError(f"strategy.initial_terrain: got {t}; expected [roughness, pit lo, pit hi, "
+                              f"stump lo, stump hi] with lo <= hi")
+        if s.mc_lower > s.mc_upper:
+            raise ConfigError(f"strategy.mc_lower: got {s.mc_lower}; must be <= strategy.mc_upper ({s.mc_upper})")
     if getattr(s, "mirrored", False) and s.population % 2:
         raise ConfigError(
             f"strategy.population: got {s.population}; must be even when strategy.mirrored = true"

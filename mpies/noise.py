@@ -26,9 +26,17 @@ class _NoiseSource:
         self.seed = seed
         self.dim = dim
 
-    def keys(self, generation: int, count: int) -> np.ndarray:
-        """``count`` perturbation keys for ``generation``, int64 array ``(count,)``."""
-        return self._keys_from_words(seeding.derive(self.seed, seeding.PERTURBATION, generation, count))
+    def keys(self, generation: int, count: int, salt: tuple[int, ...] = ()) -> np.ndarray:
+        """``count`` perturbation keys for ``generation``, int64 array ``(count,)``.
+
+        ``salt``: extra integers that give independent keys to different owners of one generation.
+        """
+        words = seeding.derive(self.seed, seeding.PERTURBATION, generation, count, salt)
+        return self._keys_from_words(words)
+
+    def salted(self, salt: tuple[int, ...]) -> "SaltedNoise":
+        """This source with keys of its own (same vectors, independent keys), e.g. one per POET pair."""
+        return SaltedNoise(self, salt)
 
     def weighted_sum(self, weights: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """``sum_j weights[j] * eps(keys[j])`` in key order, float64 array ``(dim,)``.
@@ -93,6 +101,22 @@ class CounterNoise(_NoiseSource):
         """The perturbation for ``key``: float32 ``(dim,)``, drawn afresh."""
         generator = np.random.Generator(np.random.Philox(key=key))
         return generator.standard_normal(self.dim, dtype=np.float32)
+
+
+class SaltedNoise:
+    """A view of a noise source whose :meth:`keys` carry a fixed salt; vectors are the source's."""
+
+    def __init__(self, source: _NoiseSource, salt: tuple[int, ...]):
+        self.source, self.salt, self.dim = source, tuple(int(s) for s in salt), source.dim
+
+    def keys(self, generation: int, count: int) -> np.ndarray:
+        return self.source.keys(generation, count, self.salt)
+
+    def vector(self, key: int) -> np.ndarray:
+        return self.source.vector(key)
+
+    def weighted_sum(self, weights: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        return self.source.weighted_sum(weights, keys)
 
 
 def make_noise(mode: str, seed: int, dim: int, table_size: int, comm=None):

@@ -262,10 +262,7 @@ class Runner:
                 row["io_seconds"] = io_seconds
                 if self.writer is not None:
                     t_io = time.perf_counter()
-                    state = dict(self.state_dict(), next_generation=self.generation) if checkpoint else None
-                    archive = getattr(self.strategy, "archive", None)
-                    self.writer.write_generation(row, state, self.best if improved else None,
-                                                 archive.state if archive else None)
+                    self._write(row, checkpoint, improved)
                     io_seconds = time.perf_counter() - t_io
                     self.log(self._progress_line(row, io_seconds))
                 if status == "preempted":
@@ -281,6 +278,18 @@ class Runner:
             for s, handler in previous.items():
                 signal.signal(s, handler)
         return RunOutcome(status, self.generation, self.path)
+
+    def _write(self, row, checkpoint: bool, improved: bool) -> None:
+        """Rank 0: append the generation's row, with a checkpoint and the new best when due."""
+        state = dict(self.state_dict(), next_generation=self.generation) if checkpoint else None
+        archive = getattr(self.strategy, "archive", None)
+        self.writer.write_generation(row, state, self.best if improved else None,
+                                     archive.state if archive else None)
+
+    def describe(self) -> str:
+        """The first line a run prints."""
+        return (f"mpies {self.config.algorithm} on {self.config.env}: {self.task.num_params} parameters, "
+                f"population {self.strategy.population_size}, {self.comm.size} rank(s) -> {self.path}")
 
     def _progress_line(self, row, io_seconds: float) -> str:
         c = self.config

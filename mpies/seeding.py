@@ -17,11 +17,16 @@ INIT_PARAMS = 5
 OBS_SAMPLE = 7
 PARENT_SELECTION = 8
 ELITE_SELECTION = 9
+POET_MUTATION = 10
+POET_INIT = 11
 
 
-def derive(seed: int, stream: int, generation: int, count: int) -> np.ndarray:
-    """``count`` independent uint64 words for ``(seed, stream, generation)``, shape ``(count,)``."""
-    sequence = np.random.SeedSequence([seed, stream, generation])
+def derive(seed: int, stream: int, generation: int, count: int, salt: tuple[int, ...] = ()) -> np.ndarray:
+    """``count`` independent uint64 words for ``(seed, stream, generation, *salt)``, shape ``(count,)``.
+
+    ``salt`` tells apart draws of one generation that belong to different owners (POET's pairs).
+    """
+    sequence = np.random.SeedSequence([seed, stream, generation, *salt])
     return sequence.generate_state(count, dtype=np.uint64)
 
 

@@ -14,4 +14,4 @@ def test_comm_under_mpiexec(ranks):
            str(TESTS / "mpi")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=subprocess_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("4 passed") == ranks
+    assert proc.stdout.count("6 passed") == ranks

@@ -50,3 +50,23 @@ def test_normalizer_from_sums():
 def test_non_flat_spaces_are_refused():
     with pytest.raises(ValueError, match="flat Box"):
         Policy(gym.spaces.Box(0, 1, (4, 4)), gym.spaces.Discrete(2))
+
+
+@pytest.mark.parametrize("make", ["v3", "terrain"])
+def test_bipedal_walker_episode_does_not_depend_on_earlier_episodes(make):
+    """gymnasium reuses one Box2D world across resets; mpies gives every reset a fresh one, or the
+    same member would score differently depending on which rank played what before it."""
+    from mpies.envs import make_env
+    from mpies.envs.bipedal_terrain import BipedalTerrain, TerrainParams
+    from mpies.rollout import run_episode
+
+    def new():
+        return make_env("BipedalWalker-v3") if make == "v3" else BipedalTerrain(TerrainParams(1.0, (0, 1), (0, 1)), 4)
+
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((24, 4)) for _ in range(3)]
+    acts = [lambda obs, w=w: np.tanh(obs @ w) for w in weights]
+    reused = new()
+    sequence = [run_episode(reused, act, 7, 300).total_return for act in acts]
+    fresh = [run_episode(new(), act, 7, 300).total_return for act in acts]
+    assert sequence == fresh

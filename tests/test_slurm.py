@@ -263,3 +263,21 @@ def test_map_elites_sbatch_runs_a_shipped_qd_config(cluster, tmp_path):
     direct = tmp_path / "direct.h5"
     run_mpies(2, "run", "arm-map-elites", "--set", "generations=5", "-o", direct)
     assert_bitwise_equal(load_result(direct), load_result(out))
+
+
+@pytest.mark.timeout(240)
+def test_poet_sbatch_runs_pairs_on_subgroups(cluster, tmp_path):
+    out, log = tmp_path / "poet.h5", tmp_path / "poet.log"
+    small = ["--set", "generations=4", "--set", "strategy.population=8", "--set", "rollout.max_steps=100",
+             "--set", "strategy.mutate_every=2", "--set", "strategy.transfer_every=2",
+             "--set", "strategy.repro_threshold=-200.0", "--set", "strategy.mc_lower=-200.0",
+             "--set", "noise.table_size=100000"]
+    job = cluster.submit(SLURM / "poet.sbatch", *small, cwd=tmp_path, log=log, options=["--ntasks=2"],
+                         CONFIG="poet-small", OUT=out, MPIES_LAUNCHER="mpiexec")
+    (info,) = cluster.wait_done(job)
+    assert (info["JobState"], info["ExitCode"]) == ("COMPLETED", "0:0"), log_of(log)
+    assert_finished(out, 4)
+    assert "subgroups" in log_of(log)
+    direct = tmp_path / "direct.h5"
+    run_mpies(2, "run", "poet-small", *small, "-o", direct, timeout=240)
+    assert_bitwise_equal(load_result(direct), load_result(out))

@@ -1,4 +1,9 @@
-"""``mpies inspect``: what a run file holds, for people (a table) and scripts (--json)."""
+"""``mpies inspect``: what a run file holds, for people (a table) and scripts (--json).
+
+POET runs (``algorithm = "poet"``) also list their environment-agent pairs and a line of counts
+(pairs created, transfers accepted, pairs removed) with the hardest terrain solved; in ``--json``
+these are under the key ``"poet"``.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +25,9 @@ def summarize(path: str) -> dict:
         pointer = f["state/pointer"][()]
         import tomllib
         generations = tomllib.loads(str(f.attrs["config"])).get("generations")
+        poet = _poet_summary(f) if str(f.attrs.get("algorithm", "")) == "poet" else None
     last = history[-1] if history.size else None
     evals = history["eval_return"][~np.isnan(history["eval_return"])] if history.size else np.array([])
-
-    def num(x):
-        x = float(x)
-        return None if np.isnan(x) or np.isinf(x) else x
 
     return {
         "path": str(path), **attrs,
@@ -40,7 +42,73 @@ def summarize(path: str) -> dict:
         "best_generation": int(best["generation"]) if int(best["generation"]) >= 0 else None,
         "failed_members": int(history["failed"].sum()) if history.size else 0,
     } | ({"archive_filled": int(last["archive_filled"]), "qd_score": num(last["qd_score"])}
-         if last is not None and last["archive_filled"] >= 0 else {})
+         if last is not None and last["archive_filled"] >= 0 else {}) \
+      | ({"poet": poet} if poet is not None else {})
+
+
+def num(x) -> float | None:
+    """A float for JSON: None for NaN and infinities."""
+    x = float(x)
+    return None if np.isnan(x) or np.isinf(x) else x
+
+
+def _solved_score(config_text: str) -> float:
+    """``strategy.solved_score`` of a run's config (the POETConfig default if it cannot be read)."""
+    from ..config import POETConfig, from_toml
+    try:
+        return float(from_toml(config_text).strategy.solved_score)
+    except (ValueError, KeyError, AttributeError, TypeError):  # ConfigError, TOML errors: an older file
+        import tomllib
+        try:
+            return float(tomllib.loads(config_text).get("strategy", {}).get("solved_score",
+                                                                             POETConfig.solved_score))
+        except (ValueError, TypeError, AttributeError):
+            return float(POETConfig.solved_score)
+
+
+def _poet_summary(f) -> dict:
+    """The pairs of an open POET run file and what they achieved (plain Python values)."""
+    from ..io import poet_tables
+    from ..poet.summary import hardest_solved, pair_summaries
+
+    events, scores = poet_tables.read(f)
+    summaries = pair_summaries(events, scores)
+    solved_score = _solved_score(str(f.attrs["config"]))
+    hardest = hardest_solved(summaries, solved_score)
+    kinds = events["kind"]
+    pairs = [{k: (num(v) if isinstance(v, float) else v) for k, v in p.items()} for p in summaries]
+    return {
+        "pairs_created": int(np.sum(kinds == b"created")),
+        "transfers_accepted": int(np.sum(np.char.startswith(kinds, b"transfer"))),
+        "pairs_removed": int(np.sum(kinds == b"removed")),
+        "solved_score": solved_score,
+        "hardest_solved": None if hardest is None else
+        {k: hardest[k] for k in ("pair_id", "describe", "difficulty", "terrain")} | {"best_score": num(hardest["best_score"])},
+        "pairs": pairs,
+    }
+
+
+def _poet_table(poet: dict) -> list[str]:
+    """Lines for the pairs of a POET run: one per pair, then the counts and the hardest solved."""
+    def score(v):
+        return "-" if v is None else f"{v:.2f}"
+
+    pairs = poet["pairs"]
+    width = max([len("terrain")] + [len(p["describe"]) for p in pairs])
+    lines = ["", f"{'pair':>5} {'parent':>6} {'created':>7} {'removed':>7}  {'terrain':<{width}}  "
+                 f"{'difficulty':<21} {'score':>9} {'best':>9} {'transfers in':>12}"]
+    for p in pairs:
+        lines.append(f"{p['pair_id']:>5} {'-' if p['parent_id'] < 0 else p['parent_id']:>6} "
+                     f"{p['created_at']:>7} {'-' if p['removed_at'] < 0 else p['removed_at']:>7}  "
+                     f"{p['describe']:<{width}}  {p['difficulty']:<21} {score(p['score']):>9} "
+                     f"{score(p['best_score']):>9} {p['transfers_in']:>12}")
+    hardest = poet["hardest_solved"]
+    solved = (f"pair {hardest['pair_id']} ({hardest['describe']}, {hardest['difficulty']}, "
+              f"best {score(hardest['best_score'])})" if hardest else "none")
+    lines.append(f"{poet['pairs_created']} pairs created, {poet['transfers_accepted']} transfers accepted, "
+                 f"{poet['pairs_removed']} removed; hardest terrain solved (score >= "
+                 f"{poet['solved_score']:g}): {solved}")
+    return lines
 
 
 def _table(summary: dict, history_tail) -> str:
@@ -65,6 +133,8 @@ def _table(summary: dict, history_tail) -> str:
             seconds = r["rollout_seconds"] + r["gather_seconds"] + r["update_seconds"] + r["io_seconds"]
             lines.append(f"{r['generation']:>6} {r['fitness_mean']:>10.2f} {r['fitness_max']:>10.2f} "
                          f"{r['eval_return']:>10.2f} {r['sigma']:>9.4f} {r['env_steps']:>11} {seconds:>7.2f}")
+    if "poet" in summary:
+        lines.extend(_poet_table(summary["poet"]))
     return "\n".join(lines)
 
 

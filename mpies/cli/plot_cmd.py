@@ -15,6 +15,16 @@ Archive heatmaps (``--archive``, one run file):
   dimension counts: scatter plots of the centroids projected on pairs of dimensions.
 
 Empty cells are left blank.
+
+POET runs (``algorithm = "poet"``, one run file, no ``-y``): a figure of two panels, (a) each
+pair's score over the iterations (from ``/poet/scores``, one line per pair labelled by its id and
+terrain) and (b) the environment family tree: one node per pair at its creation iteration, in a
+lane of its own (lanes in creation order), an edge from each parent pair to its child (down the
+child's creation iteration from the parent's lane), nodes coloured by the pair's best score, a
+grey line for each pair's lifetime (ending in a cross where it was removed), and each accepted
+transfer as a thin orange segment from the source's lane to the target's just after the
+transfer's iteration, with a triangle at the target. With ``-y`` or several files, POET runs get
+the learning curves as any run.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..io import RunFileError, open_run, read_history
+from ..io import RunFileError, open_run, poet_tables, read_history
 from ..io.schema import HISTORY_DTYPE
 from .errors import user_errors
 
@@ -61,6 +71,8 @@ def plot(paths, output, x_axis, y_fields, archive):
         if len(paths) != 1:
             raise RunFileError(f"--archive draws one run file; got {len(paths)}")
         fig = _archive_figure(plt, paths[0])
+    elif len(paths) == 1 and not y_fields and is_poet_run(paths[0]):
+        fig = poet_figure(plt, paths[0], x_axis)
     else:
         fig = _curves_figure(plt, paths, x_axis, y_fields)
     fig.savefig(output, dpi=120)
@@ -112,6 +124,157 @@ def _curves_figure(plt, paths, x_axis, y_fields):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     axes[panels[-1]].set_xlabel(x_axis.replace("_", " "))
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- POET
+POET_LEGEND_MAX = 15
+"""Pairs up to which the score panel has a legend; beyond, each line's end is labelled by its id."""
+
+
+def is_poet_run(path) -> bool:
+    """Whether a run file comes from a POET run (``algorithm = "poet"``)."""
+    with open_run(path) as f:
+        return str(f.attrs.get("algorithm", "")) == "poet"
+
+
+def read_poet(path) -> dict:
+    """What the POET figure draws: pair summaries, event and score tables, history, context.
+
+    Raises:
+        RunFileError: not a run file, or no pair created yet.
+    """
+    from ..cli.inspect_cmd import _solved_score
+    from ..poet.summary import pair_summaries
+
+    with open_run(path) as f:
+        events, scores = poet_tables.read(f)
+        out = {"events": events, "scores": scores, "history": read_history(f),
+               "env": str(f.attrs.get("env", "?")), "solved_score": _solved_score(str(f.attrs["config"]))}
+    if not np.any(events["kind"] == b"created"):
+        raise RunFileError(f"{path}: no POET pairs in /poet/events yet (the run has not finished an "
+                           f"iteration); nothing to draw")
+    out["pairs"] = pair_summaries(events, scores)
+    return out
+
+
+def _iteration_to_x(history: np.ndarray, x_axis: str):
+    """Map iterations to the horizontal axis: identity for ``generation``, else through the
+    history (an iteration without a history row maps to NaN and is not drawn)."""
+    if x_axis == "generation":
+        return lambda it: np.asarray(it, dtype=float)
+    table = np.full(int(history["generation"].max()) + 1 if history.size else 0, np.nan)
+    table[history["generation"]] = history[x_axis]
+
+    table = np.append(table, np.nan)  # the slot of every iteration outside the history
+
+    def to_x(it):
+        it = np.asarray(it, dtype=np.int64)
+        return table[np.where((it >= 0) & (it < table.size - 1), it, table.size - 1)]
+    return to_x
+
+
+def poet_figure(plt, path, x_axis="generation"):
+    """The POET figure of one run file: pair scores (top) and the family tree (bottom)."""
+    a = read_poet(path)
+    pairs, events, scores = a["pairs"], a["events"], a["scores"]
+    to_x = _iteration_to_x(a["history"], x_axis)
+    lane = {p["pair_id"]: i for i, p in enumerate(pairs)}
+    # a column of its own for the colour bar keeps both panels the same width (shared x)
+    fig, axes = plt.subplots(
+        2, 2, figsize=(9.5, 4.5 + min(0.25 * len(pairs), 6)),
+        gridspec_kw={"height_ratios": [1, max(1.0, min(len(pairs) / 8, 2.0))], "width_ratios": [40, 1]})
+    (ax_scores, spare), (ax_tree, cax) = axes
+    spare.axis("off")
+    ax_tree.sharex(ax_scores)
+    ax_scores.tick_params(labelbottom=False)
+
+    # (a) scores
+    for i, p in enumerate(pairs):
+        mine = scores[scores["pair_id"] == p["pair_id"]]
+        if not mine.size:
+            continue
+        x, y = to_x(mine["iteration"]), mine["score"].astype(float)
+        keep = ~np.isnan(x) & ~np.isnan(y)
+        ax_scores.plot(x[keep], y[keep], "-", color=f"C{i % 10}", lw=1.2,
+                       label=f"{p['pair_id']}: {p['describe']}")
+        if len(pairs) > POET_LEGEND_MAX and keep.any():
+            ax_scores.annotate(str(p["pair_id"]), (x[keep][-1], y[keep][-1]), fontsize=6,
+                               xytext=(2, 0), textcoords="offset points", va="center")
+    low, high = ax_scores.get_ylim()
+    if low <= a["solved_score"] <= high:
+        ax_scores.axhline(a["solved_score"], color="0.4", ls="--", lw=0.8, label="solved")
+    ax_scores.set_ylabel("pair score")
+    ax_scores.grid(alpha=0.3)
+    if len(pairs) <= POET_LEGEND_MAX and ax_scores.get_legend_handles_labels()[0]:
+        ax_scores.legend(fontsize=7, loc="best")
+    kinds = events["kind"]
+    n_transfers = int(np.sum(np.char.startswith(kinds, b"transfer")))
+    ax_scores.set_title(f"{Path(path).stem} ({a['env']}): {len(pairs)} pairs created, "
+                        f"{n_transfers} transfers accepted, {int(np.sum(kinds == b'removed'))} removed",
+                        fontsize=9)
+
+    # (b) family tree
+    from matplotlib.collections import LineCollection
+
+    last_iteration = int(scores["iteration"].max()) if scores.size else int(events["iteration"].max())
+    node_x = to_x([p["created_at"] for p in pairs])
+    node_y = np.arange(len(pairs), dtype=float)
+    ends = to_x([p["removed_at"] if p["removed_at"] >= 0 else last_iteration for p in pairs])
+    ax_tree.add_collection(LineCollection(
+        [[(x0, y), (x1, y)] for x0, x1, y in zip(node_x, ends, node_y)], colors="0.8", linewidths=1.0,
+        zorder=1))
+    removed = [i for i, p in enumerate(pairs) if p["removed_at"] >= 0]
+    if removed:
+        ax_tree.scatter(ends[removed], node_y[removed], marker="x", color="0.4", s=20, zorder=2,
+                        label="removed")
+    # parent -> child: down the child's creation iteration from the parent's lane (elbow layout)
+    edges = [[(node_x[i], lane[p["parent_id"]]), (node_x[i], i)]
+             for i, p in enumerate(pairs) if p["parent_id"] in lane]
+    ax_tree.add_collection(LineCollection(edges, colors="0.25", linewidths=1.0, zorder=2, gid="poet-edges"))
+    transfers = events[np.char.startswith(kinds, b"transfer")]
+    transfers = transfers[np.isin(transfers["source_id"], list(lane)) & np.isin(transfers["pair_id"], list(lane))]
+    if transfers.size:
+        # transfers of one iteration side by side, between 0.15 and 0.45 of the way to the next
+        # iteration (clear of the parent -> child edges drawn at the iteration itself)
+        iterations = transfers["iteration"]
+        rank = np.zeros(iterations.size)
+        for it in np.unique(iterations):
+            at = np.flatnonzero(iterations == it)
+            rank[at] = 0.15 + 0.3 * np.arange(at.size) / max(at.size - 1, 1)
+        here, after = to_x(iterations), to_x(iterations + 1)
+        tx = np.where(np.isnan(after), here, here + rank * (after - here))
+        src = np.array([lane[int(i)] for i in transfers["source_id"]], dtype=float)
+        dst = np.array([lane[int(i)] for i in transfers["pair_id"]], dtype=float)
+        ax_tree.add_collection(LineCollection([[(x, s), (x, d)] for x, s, d in zip(tx, src, dst)],
+                                              colors="tab:orange", linewidths=0.6, alpha=0.7, zorder=3))
+        label = "transfer (source \u2192 target)"
+        for mask, marker in ((dst > src, "v"), (dst <= src, "^")):  # lanes run downwards
+            if mask.any():
+                ax_tree.scatter(tx[mask], dst[mask], marker=marker, s=16, color="tab:orange", zorder=3,
+                                linewidths=0, label=label)
+                label = None
+    best = np.array([p["best_score"] for p in pairs], dtype=float)
+    finite = best[np.isfinite(best)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    nodes = ax_tree.scatter(node_x, node_y, c=best, s=60, zorder=4, edgecolors="0.2", linewidths=0.6,
+                            cmap=plt.get_cmap("viridis").with_extremes(bad="0.85"), vmin=vmin, vmax=vmax,
+                            plotnonfinite=True, gid="poet-pairs")
+    fig.colorbar(nodes, cax=cax, label="best score")
+    for x, y, p in zip(node_x, node_y, pairs):
+        ax_tree.annotate(str(p["pair_id"]), (x, y), xytext=(5, 3), textcoords="offset points", fontsize=7)
+    ax_tree.set_ylim(len(pairs) - 0.5, -0.5)  # first pair on top
+    if len(pairs) <= 30:
+        ax_tree.set_yticks(node_y, [str(p["pair_id"]) for p in pairs], fontsize=7)
+    ax_tree.set_ylabel("pair (lane in creation order)")
+    ax_tree.set_xlabel("iteration" if x_axis == "generation" else x_axis.replace("_", " "))
+    ax_tree.autoscale(axis="x")
+    ax_tree.grid(alpha=0.3, axis="x")
+    if ax_tree.get_legend_handles_labels()[0]:
+        ax_tree.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
 

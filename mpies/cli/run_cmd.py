@@ -32,6 +32,15 @@ def _agree(comm, decide):
     return result
 
 
+def make_runner(cfg, path, comm, log):
+    """The generation loop for ``cfg``: POET's over rank subgroups, or the common one."""
+    if cfg.algorithm == "poet":
+        from ..poet_runner import POETRunner
+        return POETRunner(cfg, path, comm, log=log)
+    from ..runner import Runner
+    return Runner(cfg, path, comm, log=log)
+
+
 def _finish(runner, outcome, comm) -> None:
     from ..runner import EXIT_PREEMPTED
     log = _echo_rank0(comm)
@@ -71,7 +80,6 @@ def run(config, overrides, output, overwrite, resume_mode, stop_after):
     run checkpoint at the end of the current generation and exit with code 75.
     """
     from ..comm import Comm
-    from ..runner import Runner
 
     cfg = config_mod.load(config, overrides)
     if output:
@@ -93,13 +101,12 @@ def run(config, overrides, output, overwrite, resume_mode, stop_after):
     if action == "finished":
         log(f"{path}: already finished ({cfg.generations} generations); nothing to do")
         return
-    runner = Runner(cfg, path, comm, log=log)
+    runner = make_runner(cfg, path, comm, log=log)
     if action == "resume":
         runner.start_resumed()
         log(f"resuming {path} at generation {runner.generation} on {comm.size} rank(s)")
     else:
-        log(f"mpies {cfg.algorithm} on {cfg.env}: {runner.task.num_params} parameters, "
-            f"population {runner.strategy.population_size}, {comm.size} rank(s) -> {path}")
+        log(runner.describe())
         runner.start_new(overwrite=True if resume_mode == "auto" else overwrite)
     _finish(runner, runner.run(stop_after), comm)
 
@@ -118,7 +125,6 @@ def resume(path, generations, stop_after):
     """
     from ..comm import Comm
     from ..io import open_run
-    from ..runner import Runner
 
     comm = Comm()
     loaded = None
@@ -135,7 +141,7 @@ def resume(path, generations, stop_after):
     cfg = config_mod.from_toml(text)
     if generations:
         cfg.generations = generations
-    runner = Runner(cfg, path, comm, log=_echo_rank0(comm))
+    runner = make_runner(cfg, path, comm, log=_echo_rank0(comm))
     runner.start_resumed()
     if runner.generation >= cfg.generations:
         _echo_rank0(comm)(f"{path}: already finished ({runner.generation} generations); nothing to do "

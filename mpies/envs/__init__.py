@@ -40,6 +40,27 @@ def make_env(env_id: str, env_kwargs: dict | None = None) -> gym.Env:
     check_env_id(env_id)
     name = env_id.partition(":")[2] or env_id
     try:
-        return gym.make(name, disable_env_checker=True, **(env_kwargs or {}))
+        env = gym.make(name, disable_env_checker=True, **(env_kwargs or {}))
     except TypeError as exc:
         raise ConfigError(f"env_kwargs: {env_id} rejected them: {exc}") from None
+    if type(env.unwrapped).__name__ == "BipedalWalker":
+        env = FreshBox2DWorld(env)
+    return env
+
+
+class FreshBox2DWorld(gym.Wrapper):
+    """Resets BipedalWalker in a new Box2D world. gymnasium keeps one world across resets, and
+    the order in which Box2D then recycles bodies makes an episode depend on the episodes the
+    process played before it -- so results would depend on how members are dealt to ranks."""
+
+    def reset(self, **kwargs):
+        fresh_world(self.env.unwrapped)
+        return self.env.reset(**kwargs)
+
+
+def fresh_world(walker) -> None:
+    """Destroy a BipedalWalker's bodies and give it a new, empty Box2D world."""
+    import Box2D
+
+    walker._destroy()
+    walker.world = Box2D.b2World()

@@ -190,6 +190,11 @@ class RunWriter:
         f.flush()  # the slot is complete on disk before the pointer names it
         pointer[...] = np.array([slot, state["next_generation"]], dtype=np.int64)
 
+    def edit(self):
+        """Context manager: the file opened for writing (not SWMR: datasets may be created), flushed
+        and closed on exit; write errors become :class:`OutputError`."""
+        return self._open(swmr=False)
+
     def truncate_history(self, generations: int) -> None:
         """Drop history rows past ``generations`` (rows written after the checkpoint resumed from)."""
         with self._open(swmr=False) as f:

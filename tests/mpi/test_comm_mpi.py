@@ -45,3 +45,23 @@ def test_node_shared_array_is_filled_once_and_identical():
     assert sum(fillers) == 1  # one node here: exactly one rank built the table
     assert not shared.flags.writeable
     comm.close()
+
+
+def test_split_makes_disjoint_groups_that_gather_inside():
+    comm = Comm()
+    color = comm.rank * 2 // comm.size  # two groups of consecutive ranks (one on 1 rank)
+    group = comm.split(color, comm.rank)
+    members = [r for r in range(comm.size) if r * 2 // comm.size == color]
+    assert group.size == len(members) and group.rank == members.index(comm.rank)
+    mine = members_of(group.rank, group.size, 5)
+    rows = group.allgather_rows(np.array([[comm.rank]] * len(mine), dtype=float).reshape(-1, 1), 5)
+    assert set(rows[:, 0].astype(int)) <= set(members)  # only this group's ranks took part
+    group.free()
+
+
+def test_allgather_varying_concatenates_in_rank_order():
+    comm = Comm()
+    local = np.full((comm.rank % 3, 2), float(comm.rank))  # some ranks send nothing
+    rows = comm.allgather_varying(local, 2)
+    expected = np.concatenate([np.full((r % 3, 2), float(r)) for r in range(comm.size)]).reshape(-1, 2)
+    np.testing.assert_array_equal(rows, expected)

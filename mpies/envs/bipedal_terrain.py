@@ -1,0 +1,162 @@
+"""POET's parameterised BipedalWalker terrain (Wang et al. 2019, uber-research/poet
+``poet_distributed/niches/box2d/bipedal_walker_custom.py``) on gymnasium's BipedalWalker.
+
+A terrain is ``(TerrainParams, terrain_seed)``: ground roughness, a pit gap range and a stump
+height range (stairs are left out). Only the ground generation differs from BipedalWalker-v3;
+observation (24,), action (4,), reward and the -100 on falling are BipedalWalker-v3's. The ground
+comes from its own generator ``np.random.default_rng(terrain_seed)``, so the same
+``(params, terrain_seed)`` always gives the same ground, whatever the seed given to ``reset``
+(which still seeds the hull's initial push and the clouds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium.envs.box2d.bipedal_walker import (
+    SCALE, TERRAIN_GRASS, TERRAIN_HEIGHT, TERRAIN_LENGTH, TERRAIN_STARTPAD, TERRAIN_STEP,
+    BipedalWalker)
+from gymnasium.utils import EzPickle
+
+from . import fresh_world
+
+MIN_STUMP_HEIGHT = 1e-4
+"""Stumps drawn lower than this (TERRAIN_STEP units) are left out: Box2D rejects flat polygons."""
+
+
+@dataclass(frozen=True)
+class TerrainParams:
+    """Terrain parameters. ``roughness`` scales the grass's height changes (0 = flat ground,
+    1 = BipedalWalker-v3's ground). ``pit_gap`` and ``stump_height`` are ``(lo, hi)`` ranges in
+    TERRAIN_STEP units (14/30 m): a pit is ``1 + U(lo, hi)`` steps wide and 4 steps deep, a stump
+    is 1 step wide and ``U(lo, hi)`` steps high. An obstacle type is enabled when its ``hi > 0``."""
+
+    roughness: float = 0.0
+    pit_gap: tuple[float, float] = (0.0, 0.0)
+    stump_height: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self):
+        if not (np.isfinite(self.roughness) and self.roughness >= 0):
+            raise ValueError(f"roughness: must be finite and >= 0, got {self.roughness!r}")
+        object.__setattr__(self, "roughness", float(self.roughness))
+        for name in ("pit_gap", "stump_height"):
+            value = getattr(self, name)
+            if len(value) != 2:
+                raise ValueError(f"{name}: must be a (lo, hi) pair, got {value!r}")
+            lo, hi = float(value[0]), float(value[1])
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0 and hi >= 0):
+                raise ValueError(f"{name}: bounds must be finite and >= 0, got {value!r}")
+            if lo > hi:
+                raise ValueError(f"{name}: lo > hi in {value!r}")
+            object.__setattr__(self, name, (lo, hi))
+
+    def vector(self) -> np.ndarray:
+        """float64 (5,): ``[roughness, pit lo, pit hi, stump lo, stump hi]``."""
+        return np.array([self.roughness, *self.pit_gap, *self.stump_height], dtype=np.float64)
+
+    @classmethod
+    def from_vector(cls, v) -> TerrainParams:
+        """Inverse of :meth:`vector`."""
+        r, p0, p1, s0, s1 = np.asarray(v, dtype=np.float64).reshape(5)
+        return cls(r, (p0, p1), (s0, s1))
+
+    def describe(self) -> str:
+        """One line such as ``rough 1.2 pit 0.4-1.2 stump 0.2-0.8`` (disabled obstacles omitted)."""
+        parts = [f"rough {self.roughness:g}"]
+        for label, (lo, hi) in (("pit", self.pit_gap), ("stump", self.stump_height)):
+            if hi > 0:
+                parts.append(f"{label} {lo:g}-{hi:g}")
+        return " ".join(parts)
+
+
+class BipedalTerrain(BipedalWalker):
+    """BipedalWalker on the ground given by ``(params, terrain_seed)``; "hardcore" (obstacles
+    between grass stretches) when any obstacle type is enabled. ``obstacles`` lists the enabled
+    types in POET's order (``"stump"``, ``"pit"``); each obstacle is one of them, uniformly."""
+
+    MAX_EPISODE_STEPS = 2000
+
+    def __init__(self, params: TerrainParams = TerrainParams(), terrain_seed: int = 0,
+                 render_mode=None):
+        self.params = params
+        self.terrain_seed = terrain_seed
+        self.obstacles = [name for name, (_, hi) in (("stump", params.stump_height),
+                                                     ("pit", params.pit_gap)) if hi > 0]
+        super().__init__(render_mode=render_mode, hardcore=bool(self.obstacles))
+        EzPickle.__init__(self, params, terrain_seed, render_mode)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """As BipedalWalker's, but in a fresh Box2D world: gymnasium reuses one world across
+        resets, and the order in which Box2D recycles its bodies then makes an episode depend on
+        the episodes played before it (measured: the same policy and seed gave 4.9 or -94.4)."""
+        fresh_world(self)
+        return super().reset(seed=seed, options=options)
+
+    def _add_polygon(self, poly):
+        self.fd_polygon.shape.vertices = poly
+        t = self.world.CreateStaticBody(fixtures=self.fd_polygon)
+        t.color1, t.color2 = (255, 255, 255), (153, 153, 153)
+        self.terrain.append(t)
+
+    def _generate_terrain(self, hardcore):
+        rng = np.random.default_rng(self.terrain_seed)
+        obstacles = self.obstacles if hardcore else []
+        state, oneshot, counter = "grass", False, TERRAIN_STARTPAD
+        velocity, y = 0.0, TERRAIN_HEIGHT
+        original_y = pit_diff = 0.0
+        self.terrain, self.terrain_x, self.terrain_y = [], [], []
+        for i in range(TERRAIN_LENGTH):
+            x = i * TERRAIN_STEP
+            self.terrain_x.append(x)
+            if state == "grass" and not oneshot:
+                velocity = 0.8 * velocity + 0.01 * np.sign(TERRAIN_HEIGHT - y)
+                if i > TERRAIN_STARTPAD:
+                    velocity += rng.uniform(-1, 1) / SCALE
+                y += self.params.roughness * velocity
+            elif state == "pit" and oneshot:
+                pit_gap = 1.0 + rng.uniform(*self.params.pit_gap)
+                counter = math.ceil(pit_gap)
+                pit_diff = counter - pit_gap
+                poly = [(x, y), (x + TERRAIN_STEP, y), (x + TERRAIN_STEP, y - 4 * TERRAIN_STEP),
+                        (x, y - 4 * TERRAIN_STEP)]
+                self._add_polygon(poly)
+                self._add_polygon([(px + TERRAIN_STEP * pit_gap, py) for px, py in poly])
+                counter += 2
+                original_y = y
+            elif state == "pit":
+                y = original_y
+                if counter > 1:
+                    y -= 4 * TERRAIN_STEP
+                else:  # last pit step: pull the far edge back so fractional gaps work
+                    self.terrain_x[-1] -= pit_diff * TERRAIN_STEP
+            elif state == "stump" and oneshot:
+                h = rng.uniform(*self.params.stump_height)
+                if h >= MIN_STUMP_HEIGHT:
+                    self._add_polygon([(x, y), (x + TERRAIN_STEP, y),
+                                       (x + TERRAIN_STEP, y + h * TERRAIN_STEP),
+                                       (x, y + h * TERRAIN_STEP)])
+                counter = 1
+            oneshot = False
+            self.terrain_y.append(y)
+            counter -= 1
+            if counter == 0:
+                counter = rng.integers(TERRAIN_GRASS // 2, TERRAIN_GRASS)
+                if state == "grass" and obstacles:
+                    state = obstacles[rng.integers(len(obstacles))]
+                else:
+                    state = "grass"
+                oneshot = True
+
+        self.terrain_poly = []
+        for i in range(TERRAIN_LENGTH - 1):
+            poly = [(self.terrain_x[i], self.terrain_y[i]),
+                    (self.terrain_x[i + 1], self.terrain_y[i + 1])]
+            self.fd_edge.shape.vertices = poly
+            t = self.world.CreateStaticBody(fixtures=self.fd_edge)
+            t.color1 = t.color2 = (76, 255 if i % 2 == 0 else 204, 76)
+            self.terrain.append(t)
+            poly += [(poly[1][0], 0), (poly[0][0], 0)]
+            self.terrain_poly.append((poly, (102, 153, 76)))
+        self.terrain.reverse()

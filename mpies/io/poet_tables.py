@@ -1,0 +1,93 @@
+"""POET's part of a run file, written by rank 0 next to ``/history``::
+
+    /poet/events       one row per creation, transfer and removal (EVENT_DTYPE), appended each iteration
+    /poet/scores       one row per pair per iteration (SCORE_DTYPE): the pair's score and ES statistics
+    /poet/pairs/<id>   per pair ever checkpointed: attrs terrain (5,), terrain_seed, parent_id,
+                       created_at, active; datasets theta (the agent at the last checkpoint) and
+                       history (iteration, score) of the pair, copied from /poet/scores
+
+The checkpoint itself (every pair's parameters and optimiser state) is in ``/state``.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from .writer import RunWriter
+
+EVENT_DTYPE = np.dtype([
+    ("iteration", np.int64),
+    ("kind", "S20"),           # created | transfer_direct | transfer_proposal | removed
+    ("pair_id", np.int64),     # the pair created, receiving a transfer, or removed
+    ("source_id", np.int64),   # created: the agent that came along; transfer: the agent sent; else -1
+    ("parent_id", np.int64),   # created: the pair whose terrain was mutated; else -1
+    ("score", np.float64),     # the new agent's return on the pair's terrain (NaN for removals)
+    ("terrain", np.float64, (5,)),
+    ("terrain_seed", np.int64),
+])
+SCORE_DTYPE = np.dtype([
+    ("iteration", np.int64),
+    ("pair_id", np.int64),
+    ("score", np.float64),        # return of the pair's theta (before the iteration's ES step)
+    ("fitness_max", np.float64),  # best member of the iteration's ES population
+    ("sigma", np.float64),
+])
+
+
+def _append(group: h5py.Group, name: str, rows: list[tuple], dtype: np.dtype) -> None:
+    if name not in group:
+        group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,))
+    data = group[name]
+    n = data.shape[0]
+    data.resize((n + len(rows),))
+    if rows:
+        data[n:] = np.array(rows, dtype=dtype)
+
+
+def append(path, events: list[tuple], scores: list[tuple]) -> None:
+    """Append event and score rows (tuples in the dtypes' field order)."""
+    with RunWriter(path).edit() as f:
+        group = f.require_group("poet")
+        _append(group, "events", events, EVENT_DTYPE)
+        _append(group, "scores", scores, SCORE_DTYPE)
+
+
+def write_pairs(path, pairs) -> None:
+    """(Re)write ``/poet/pairs/<id>`` for every active pair of a PairTable; mark retired ones."""
+    s = pairs.state
+    with RunWriter(path).edit() as f:
+        group = f.require_group("poet/pairs")
+        scores = f["poet/scores"][()] if "poet/scores" in f else np.zeros(0, SCORE_DTYPE)
+        active = set()
+        for slot in pairs.slots():
+            pair_id = pairs.pair_id(slot)
+            active.add(str(pair_id))
+            g = group.require_group(str(pair_id))
+            for name in ("theta", "history"):
+                if name in g:
+                    del g[name]
+            g["theta"] = s["theta"][slot]
+            g["history"] = np.stack([scores["iteration"], scores["score"]], axis=1)[scores["pair_id"] == pair_id]
+            g.attrs.update(terrain=s["terrain"][slot], terrain_seed=s["terrain_seed"][slot],
+                           parent_id=s["parent_id"][slot], created_at=s["created_at"][slot], active=True)
+        for name in group:
+            if name not in active:
+                group[name].attrs["active"] = False
+
+
+def truncate(path, iterations: int) -> None:
+    """Drop rows of iterations >= ``iterations`` (written after the checkpoint a resume starts from)."""
+    with RunWriter(path).edit() as f:
+        for name in ("events", "scores"):
+            if f"poet/{name}" in f:
+                data = f[f"poet/{name}"]
+                keep = int(np.searchsorted(data["iteration"][()], iterations, side="left"))
+                data.resize((keep,))
+
+
+def read(f: h5py.File) -> tuple[np.ndarray, np.ndarray]:
+    """``(events, scores)`` structured arrays of an open run file (empty if none yet)."""
+    events = f["poet/events"][()] if "poet/events" in f else np.zeros(0, EVENT_DTYPE)
+    scores = f["poet/scores"][()] if "poet/scores" in f else np.zeros(0, SCORE_DTYPE)
+    return events, scores

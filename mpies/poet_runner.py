@@ -1,0 +1,349 @@
+"""POET's loop (Algorithm 2 of Wang et al. 2019) over MPI rank subgroups.
+
+Every rank holds the whole :class:`mpies.poet.pairs.PairTable` and runs the same deterministic
+loop; only per-member returns cross the network. One iteration ``t``::
+
+    mutate    (t > 0, t % N_mutate == 0) children of pairs with score >= repro_threshold; MC on
+              the parent's agent; novelty vs the archive; targeted transfer; oldest pairs retired
+    ES_STEP   the ranks are split (comm.Split) into groups; group g evaluates the populations of
+              its pairs (and each pair's current theta) over its own ranks and gathers them
+              inside the group; then the group leaders' rows are gathered by every rank, which
+              applies every pair's OpenAI-ES update to its own copy
+    transfer  (M > 1, t % N_transfer == 0) every agent on every other terrain, directly and after
+              one proposal ES step with the target's optimiser; the best replaces the incumbent
+              if it scores higher (Adam moments reset)
+
+Episodes on a terrain are deterministic: the reset seed is the terrain's seed, as in POET, so a
+score is one rollout. One-off evaluations (transfers, minimal criterion) are dealt over all ranks.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import seeding
+from .comm import Comm, members_of
+from .envs.bipedal_terrain import BipedalTerrain, TerrainParams
+from .io import poet_tables
+from .noise import make_noise
+from .poet import terrains
+from .poet.groups import assign_groups
+from .poet.pairs import PROPOSAL, PairTable
+from .policies import Policy
+from .rollout import run_episode
+from .runner import Runner
+from .io.schema import HISTORY_DTYPE
+
+
+class TerrainEvaluator:
+    """One deterministic episode of a 24-H-H-4 tanh policy on a terrain; environments are cached
+    per terrain and rebuilt on demand.
+
+    Args:
+        hidden: hidden layer sizes.
+        max_steps: episode cap (POET: 2000).
+    """
+
+    def __init__(self, hidden, max_steps: int):
+        probe = BipedalTerrain()
+        self.policy = Policy(probe.observation_space, probe.action_space, "mlp", hidden)
+        probe.close()
+        self.num_params, self.obs_dim, self.max_steps = self.policy.num_params, self.policy.obs_dim, max_steps
+        self._zeros, self._ones = np.zeros(self.obs_dim), np.ones(self.obs_dim)
+        self._envs: dict[tuple, BipedalTerrain] = {}
+
+    def episode(self, params: np.ndarray, terrain: np.ndarray, terrain_seed: int) -> tuple[float, int]:
+        """(return, steps) of ``params`` on terrain vector ``terrain`` (5,) with ``terrain_seed``."""
+        key = (*terrain.tolist(), int(terrain_seed))
+        env = self._envs.get(key)
+        if env is None:
+            env = self._envs[key] = BipedalTerrain(TerrainParams.from_vector(terrain), int(terrain_seed))
+        result = run_episode(env, self.policy.actor(params, self._zeros, self._ones), int(terrain_seed),
+                             self.max_steps)
+        return result.total_return, result.length
+
+    def keep_only(self, keys: set[tuple]) -> None:
+        """Close cached environments whose terrain is not in ``keys``."""
+        for key in [k for k in self._envs if k not in keys]:
+            self._envs.pop(key).close()
+
+    def close(self) -> None:
+        self.keep_only(set())
+
+
+class POETRunner(Runner):
+    """A POET run of ``config`` (``algorithm = "poet"``) writing ``path``; construct on every rank."""
+
+    def __init__(self, config, path: Path, comm: Comm, log=print):
+        self.config, self.path, self.comm, self.log = config, Path(path), comm, log
+        self.poet = config.strategy
+        self.task = TerrainEvaluator(config.policy.hidden,
+                                     config.rollout.max_steps or BipedalTerrain.MAX_EPISODE_STEPS)
+        self.noise = make_noise(config.noise.mode, config.seed, self.task.num_params,
+                                config.noise.table_size, comm)
+        self.strategy = None  # every pair has its own OpenAI-ES state, in self.pairs
+        self.pairs = PairTable(self.poet.max_pairs + self.poet.max_admitted, self.task.num_params, self.poet)
+        theta0 = self.task.policy.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS),
+                                                 config.policy.init_scale)
+        first_seed = self.poet.initial_terrain_seed
+        if first_seed < 0:
+            first_seed = int(seeding.derive(config.seed, seeding.POET_INIT, 0, 1)[0] % 2**31)
+        self.pairs.add(TerrainParams.from_vector(self.poet.initial_terrain), first_seed, theta0, 0)
+        self.events: list[tuple] = []  # rows of /poet/events and /poet/scores not yet written
+        self.scores: list[tuple] = []
+        self._event("created", 0, self.pairs.slots()[0])
+        self.best = {"params": theta0, "fitness": np.asarray(-np.inf),
+                     "generation": np.asarray(-1, dtype=np.int64),
+                     "obs_mean": np.zeros(self.task.obs_dim), "obs_std": np.ones(self.task.obs_dim)}
+        self.env_steps = 0
+        self.generation = 0
+        self.writer = None
+        self._signalled = False
+        self._group: Comm | None = None
+        self._group_slots: tuple | None = None
+
+    def describe(self) -> str:
+        p = self.poet
+        return (f"mpies poet on BipedalWalker terrains: {self.task.num_params} parameters per agent, "
+                f"population {p.population} per pair, up to {p.max_pairs} pairs, {self.comm.size} rank(s) "
+                f"-> {self.path}")
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {f"poet/{k}": v for k, v in self.pairs.state_dict().items()}
+        state.update({f"best/{k}": np.array(v) for k, v in self.best.items()})
+        state["counters/env_steps"] = np.asarray(self.env_steps, dtype=np.int64)
+        state["mean"] = np.array(self.best["params"])
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.pairs.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("poet/")})
+        self.best = {k[5:]: np.array(v) for k, v in state.items() if k.startswith("best/")}
+        self.env_steps = int(state["counters/env_steps"])
+        self.events, self.scores = [], []
+
+    def start_resumed(self) -> None:
+        super().start_resumed()
+        if self.comm.rank == 0:
+            poet_tables.truncate(self.path, self.generation)
+
+    # ------------------------------------------------------------------ evaluation helpers
+    def _evaluate_everywhere(self, jobs: list[tuple[np.ndarray, int]]) -> np.ndarray:
+        """Returns of one-off ``(params, slot-or-terrain)`` jobs dealt over all ranks, in job order.
+
+        Each job is ``(params, terrain vector (5,), terrain seed)``; returns float64 ``(len(jobs), 2)``
+        rows of (return, steps).
+        """
+        mine = members_of(self.comm.rank, self.comm.size, len(jobs))
+        local = np.array([self.task.episode(*jobs[j]) for j in mine], dtype=np.float64).reshape(-1, 2)
+        rows = self.comm.allgather_rows(local, len(jobs))
+        self.env_steps += int(rows[:, 1].sum())
+        return rows
+
+    def _terrain_of(self, slot: int) -> tuple[np.ndarray, int]:
+        s = self.pairs.state
+        return s["terrain"][slot], int(s["terrain_seed"][slot])
+
+    def _event(self, kind: str, iteration: int, slot: int, source: int = -1, parent: int = -1,
+               score: float = np.nan) -> None:
+        terrain, seed = self._terrain_of(slot)
+        self.events.append((iteration, kind, self.pairs.pair_id(slot), source, parent, score, terrain, seed))
+
+    # ------------------------------------------------------------------ Algorithm 2, line 5-6
+    def _mutate(self, t: int) -> None:
+        p, pairs = self.poet, self.pairs
+        slots = pairs.slots()
+        eligible = [s for s in slots if pairs.state["score"][s] >= p.repro_threshold]
+        if not eligible:
+            return
+        rng = seeding.generator(self.config.seed, seeding.POET_MUTATION, t)
+        active = {pairs.terrain(s) for s in slots}
+        children = []  # (parent slot, terrain, seed)
+        for _ in range(p.max_children):
+            parent = eligible[int(rng.integers(len(eligible)))]
+            child = terrains.mutate(pairs.terrain(parent), p, rng)
+            seed = int(rng.integers(2**31))
+            if child not in active:
+                children.append((parent, child, seed))
+        # minimal criterion on the parent's agent
+        mc = self._evaluate_everywhere([(pairs.state["theta"][parent], child.vector(), seed)
+                                        for parent, child, seed in children])[:, 0]
+        passing = [(c, terrains.novelty(c[1].vector(), pairs.archive(), p.novelty_k))
+                   for c, score in zip(children, mc) if p.mc_lower <= score <= p.mc_upper]
+        passing.sort(key=lambda item: -item[1])  # most novel first; stable on ties
+        # targeted transfer: every active agent on every passing child, the best agent comes along
+        jobs = [(pairs.state["theta"][s], c[1].vector(), c[2]) for c, _ in passing for s in slots]
+        scores = self._evaluate_everywhere(jobs)[:, 0].reshape(len(passing), len(slots))
+        admitted = 0
+        for ((parent, child, seed), _), row in zip(passing, scores):
+            best = int(np.argmax(row))  # first (oldest) agent on ties
+            if admitted < p.max_admitted and p.mc_lower <= row[best] <= p.mc_upper:
+                pairs.add(child, seed, pairs.state["theta"][slots[best]].copy(), t, parent_id=pairs.pair_id(parent))
+                new_slot = pairs.slots()[-1]
+                pairs.state["score"][new_slot] = row[best]
+                self._event("created", t, new_slot, source=pairs.pair_id(slots[best]),
+                            parent=pairs.pair_id(parent), score=float(row[best]))
+                admitted += 1
+        while len(pairs.slots()) > p.max_pairs:
+            oldest = pairs.slots()[0]
+            pairs.remove(oldest)
+            self._event("removed", t, oldest)
+
+    # ------------------------------------------------------------------ Algorithm 2, line 9-12
+    def _groups(self, slots: list[int]) -> tuple[Comm, list[int], list[int]]:
+        """This rank's subgroup and the slots of every group; rebuilt when the pairs change."""
+        group_of_rank, group_of_pair = assign_groups(self.comm.size, len(slots))
+        if self._group_slots != tuple(slots):
+            if self._group is not None:
+                self._group.free()
+            self._group = self.comm.split(group_of_rank[self.comm.rank], self.comm.rank)
+            self._group_slots = tuple(slots)
+            layout = []
+            for g in range(max(group_of_rank) + 1):
+                ranks = [r for r, rg in enumerate(group_of_rank) if rg == g]
+                ids = [str(self.pairs.pair_id(s)) for s, pg in zip(slots, group_of_pair) if pg == g]
+                layout.append(f"pairs {','.join(ids)} on ranks {ranks[0]}-{ranks[-1]}")
+            self.log(f"subgroups (iteration {self.generation}, {self._group.size} rank(s) in this one): "
+                     + "; ".join(layout))
+        return self._group, group_of_rank, group_of_pair
+
+    def _es_steps(self, t: int) -> np.ndarray:
+        """One ES step of every pair; returns all members' returns, float64 ``(M, n)``."""
+        pairs, n = self.pairs, self.poet.population
+        slots = pairs.slots()
+        group, group_of_rank, group_of_pair = self._groups(slots)
+        my_group = group_of_rank[self.comm.rank]
+        strategies = {s: pairs.strategy(s, self.noise) for s in slots}
+        populations = {s: strategies[s].ask() for s in slots}
+        mine = [s for s, g in zip(slots, group_of_pair) if g == my_group]
+        count = len(mine) * (n + 1)  # each pair: n members, then its current theta
+        local = np.zeros((len(members_of(group.rank, group.size, count)), 2))
+        for row, task in zip(local, members_of(group.rank, group.size, count)):
+            k, member = divmod(task, n + 1)
+            es, slot = strategies[mine[k]], mine[k]
+            params = es.member_params(populations[slot], member) if member < n else es.mean
+            row[:] = self.task.episode(params, *self._terrain_of(slot))
+        group_rows = group.allgather_rows(local, count)   # the group's ES step, inside the group
+        leader = group.rank == 0
+        shared = self.comm.allgather_varying(group_rows if leader else np.zeros((0, 2)), 2)
+        # leaders contribute in rank order = group order; group g's block lists its pairs in order
+        order = [s for g in range(max(group_of_rank) + 1) for s, pg in zip(slots, group_of_pair) if pg == g]
+        blocks = {s: shared[i * (n + 1):(i + 1) * (n + 1)] for i, s in enumerate(order)}
+        returns = np.empty((len(slots), n))
+        for i, s in enumerate(slots):
+            strategies[s].tell(populations[s], blocks[s][:n, 0])
+            pairs.store(s, strategies[s])
+            pairs.state["score"][s] = blocks[s][n, 0]  # of theta before this step
+            returns[i] = blocks[s][:n, 0]
+            self.scores.append((t, pairs.pair_id(s), float(blocks[s][n, 0]), float(blocks[s][:n, 0].max()),
+                                float(pairs.state["sigma"][s])))
+        self.env_steps += int(shared[:, 1].sum())
+        return returns
+
+    # ------------------------------------------------------------------ Algorithm 2, line 13-19
+    def _transfer(self, t: int) -> int:
+        """Direct and proposal transfers into every pair; returns how many were accepted."""
+        pairs, n = self.pairs, self.poet.population
+        slots = pairs.slots()
+        routes = [(target, source) for target in slots for source in slots if source != target]
+        proposals = {}
+        for target, source in routes:
+            es = pairs.strategy(target, self.noise, theta=pairs.state["theta"][source],
+                                salt=(PROPOSAL, pairs.pair_id(target), pairs.pair_id(source), t))
+            proposals[target, source] = (es, es.ask())
+        jobs = [(pairs.state["theta"][s], *self._terrain_of(s)) for s in slots]           # incumbents
+        jobs += [(pairs.state["theta"][source], *self._terrain_of(target)) for target, source in routes]
+        for target, source in routes:
+            es, population = proposals[target, source]
+            jobs += [(es.member_params(population, i), *self._terrain_of(target)) for i in range(n)]
+        rows = self._evaluate_everywhere(jobs)[:, 0]
+        incumbent = dict(zip(slots, rows[:len(slots)]))
+        direct = dict(zip(routes, rows[len(slots):len(slots) + len(routes)]))
+        member_returns = rows[len(slots) + len(routes):].reshape(len(routes), n)
+        for route, returns in zip(routes, member_returns):
+            es, population = proposals[route]
+            es.tell(population, returns)
+        proposed = self._evaluate_everywhere(
+            [(proposals[(target, source)][0].mean, *self._terrain_of(target)) for target, source in routes])[:, 0]
+        accepted, pending = 0, {}
+        for target in slots:
+            pairs.state["score"][target] = incumbent[target]
+            candidates = [(direct[r], r[1], "direct", pairs.state["theta"][r[1]]) for r in routes if r[0] == target]
+            candidates += [(score, r[1], "proposal", proposals[r][0].mean)
+                           for r, score in zip(routes, proposed) if r[0] == target]
+            best = max(range(len(candidates)), key=lambda i: (candidates[i][0], -i))
+            score, source, kind, theta = candidates[best]
+            if score > incumbent[target]:
+                pending[target] = theta.copy()
+                pairs.state["score"][target] = score
+                self._event(f"transfer_{kind}", t, target, source=pairs.pair_id(source),
+                            score=float(score))
+                accepted += 1
+        for target, theta in pending.items():  # applied after all choices: every target saw the same agents
+            pairs.state["theta"][target] = theta
+            pairs.reset_optimizer(target)
+        return accepted
+
+    # ------------------------------------------------------------------ one iteration
+    def step(self) -> tuple[np.void, bool]:
+        t, p = self.generation, self.poet
+        t_start = time.perf_counter()
+        steps_before, events_before = self.env_steps, len(self.events)
+        if t > 0 and t % p.mutate_every == 0:
+            self._mutate(t)
+        self.comm.bytes_sent = 0
+        returns = self._es_steps(t)
+        t_gather = time.perf_counter()
+        accepted = 0
+        if len(self.pairs.slots()) > 1 and t % p.transfer_every == 0:
+            accepted = self._transfer(t)
+        slots = self.pairs.slots()
+        scores = self.pairs.state["score"][slots]
+        top = int(np.argmax(scores))
+        improved = scores[top] > float(self.best["fitness"])
+        if improved:
+            self.best = dict(self.best, params=self.pairs.state["theta"][slots[top]].copy(),
+                             fitness=np.asarray(scores[top]), generation=np.asarray(t, dtype=np.int64))
+        self.task.keep_only({(*self._terrain_of(s)[0].tolist(), self._terrain_of(s)[1]) for s in slots})
+        row = np.zeros((), dtype=HISTORY_DTYPE)
+        valid = returns[~np.isnan(returns)]
+        row["generation"], row["env_steps"], row["failed"] = t, self.env_steps, returns.size - valid.size
+        row["fitness_mean"], row["fitness_max"] = valid.mean(), valid.max()
+        row["fitness_min"], row["fitness_std"] = valid.min(), valid.std()
+        row["eval_return"] = scores.max()
+        row["sigma"] = self.pairs.state["sigma"][slots].mean()
+        row["update_norm"] = np.nan
+        row["archive_filled"] = len(slots)  # POET: active pairs
+        row["qd_score"] = np.nan
+        row["rollout_seconds"] = t_gather - t_start
+        row["update_seconds"] = time.perf_counter() - t_gather
+        self.generation += 1
+        self._steps_per_second = (self.env_steps - steps_before) / max(time.perf_counter() - t_start, 1e-9)
+        changes = [f"{kind} {pair_id}" for _, kind, pair_id, *_ in self.events[events_before:]]
+        self._line_extra = f" | pairs {len(slots)} | transfers {accepted}" + "".join(f" | {c}" for c in changes
+                                                                             if not c.startswith("transfer"))
+        return row, improved
+
+    def _write(self, row, checkpoint: bool, improved: bool) -> None:
+        super()._write(row, checkpoint, improved)
+        poet_tables.append(self.path, self.events, self.scores)
+        self.events, self.scores = [], []
+        if checkpoint:
+            poet_tables.write_pairs(self.path, self.pairs)
+
+    def _progress_line(self, row, io_seconds: float) -> str:
+        width = len(str(self.config.generations))
+        slots = self.pairs.slots()
+        scores = " ".join(f"{self.pairs.pair_id(s)}:{self.pairs.state['score'][s]:.0f}" for s in slots)
+        return (f"iter {row['generation'] + 1:>{width}}/{self.config.generations} | scores {scores}"
+                f"{self._line_extra} | {self._steps_per_second / 1e3:5.1f}k steps/s"
+                f" | {row['rollout_seconds'] + row['update_seconds']:.1f}s")
+
+    def close(self) -> None:
+        if self._group is not None:
+            self._group.free()
+            self._group = None
+        super().close()
