@@ -119,3 +119,52 @@ def one_line_error(proc_or_result, *words) -> None:
     assert lines[0].startswith("Error: ") and "Traceback" not in err
     for word in words:
         assert word in lines[0], lines[0]
+
+
+# A POET run of a few seconds: tiny populations and episodes, terrains created and transfers tried
+# every 2 iterations (thresholds low enough that they happen).
+POET_TINY = """
+algorithm = "poet"
+env = "bipedal_terrain"
+seed = 0
+generations = 6
+
+[policy]
+kind = "mlp"
+hidden = [40, 40]
+obs_norm = false
+
+[strategy]
+population = 8
+transfer_every = 2
+mutate_every = 2
+repro_threshold = -200.0
+mc_lower = -200.0
+mc_upper = 340.0
+max_pairs = 3
+
+[rollout]
+max_steps = 100
+
+[noise]
+table_size = 100000
+
+[output]
+checkpoint_every = 2
+"""
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures `mpies plot` saves (the PNG is still written)."""
+    saved = []
+    from matplotlib.figure import Figure
+
+    original = Figure.savefig
+
+    def capture(fig, *args, **kwargs):
+        saved.append(fig)
+        return original(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", capture)
+    return saved

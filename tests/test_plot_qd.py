@@ -7,7 +7,6 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from matplotlib.figure import Figure
 
 from conftest import one_line_error, run_mpies
 from mpies.cli import main
@@ -27,18 +26,6 @@ def runs(tmp_path_factory):
     return {"arm": arm, "cvt": cvt, "cartpole": cartpole}
 
 
-@pytest.fixture
-def figures(monkeypatch):
-    """The figures `mpies plot` saves (the PNG is still written)."""
-    saved = []
-    original = Figure.savefig
-
-    def capture(fig, *args, **kwargs):
-        saved.append(fig)
-        return original(fig, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", capture)
-    return saved
 
 
 def invoke(*args):

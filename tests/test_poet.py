@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import assert_bitwise_equal, load_result, run_mpies
+from conftest import POET_TINY, assert_bitwise_equal, load_result, run_mpies
 from mpies import config as config_mod
 from mpies.config import ConfigError
 from mpies.envs.bipedal_terrain import TerrainParams
@@ -15,30 +15,6 @@ from mpies.poet import terrains
 from mpies.poet.groups import assign_groups
 from mpies.poet.pairs import PairTable
 
-POET_TINY = """
-algorithm = "poet"
-env = "bipedal_terrain"
-seed = 3
-generations = 6
-[policy]
-kind = "mlp"
-hidden = [40, 40]
-obs_norm = false
-[strategy]
-population = 8
-transfer_every = 2
-mutate_every = 2
-repro_threshold = -200.0
-mc_lower = -200.0
-mc_upper = 340.0
-max_pairs = 3
-[rollout]
-max_steps = 100
-[noise]
-table_size = 100000
-[output]
-checkpoint_every = 2
-"""
 
 
 def poet_config(**overrides):

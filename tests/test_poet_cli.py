@@ -9,41 +9,11 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from matplotlib.figure import Figure
 
-from conftest import one_line_error, run_mpies
+from conftest import POET_TINY, one_line_error, run_mpies
 from mpies.cli import main
 from mpies.io import poet_tables
 
-POET_TINY = """
-algorithm = "poet"
-env = "bipedal_terrain"
-seed = 0
-generations = 6
-
-[policy]
-kind = "mlp"
-hidden = [40, 40]
-obs_norm = false
-
-[strategy]
-population = 8
-transfer_every = 2
-mutate_every = 2
-repro_threshold = -200.0
-mc_lower = -200.0
-mc_upper = 340.0
-max_pairs = 3
-
-[rollout]
-max_steps = 100
-
-[noise]
-table_size = 100000
-
-[output]
-checkpoint_every = 2
-"""
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +26,6 @@ def poet_run(tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def figures(monkeypatch):
-    """The figures `mpies plot` saves (the PNG is still written)."""
-    saved = []
-    original = Figure.savefig
-
-    def capture(fig, *args, **kwargs):
-        saved.append(fig)
-        return original(fig, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", capture)
-    return saved
 
 
 def _events(path):
