@@ -4,4 +4,4 @@ Every rank runs the same deterministic algorithm; perturbations are rebuilt from
 being sent, and only small per-member scalars are gathered each generation.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -2,7 +2,7 @@
 
 Ranks never exchange parameter vectors. What crosses the network each generation is
 :meth:`Comm.allgather_rows` -- one float64 row of small per-member scalars per member -- plus one
-integer flag (:meth:`Comm.any`). The same code runs on 1 rank (still real MPI) or thousands.
+integer (:meth:`Comm.max`: the stop vote). The same code runs on 1 rank (still real MPI) or thousands.
 
 Members are dealt round-robin: rank ``r`` of ``p`` evaluates members ``r, r+p, r+2p, ...``
 (:func:`members_of`). Gathered rows are returned in member order, so every reduction that follows
@@ -11,6 +11,7 @@ sums in member order and gives bitwise the same result for any number of ranks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -66,13 +67,17 @@ class Comm:
         rows[order] = by_rank
         return rows
 
-    def any(self, flag: bool) -> bool:
-        """True on every rank if ``flag`` is true on any rank (e.g. a signal seen by one rank)."""
-        send = np.array([1 if flag else 0], dtype=np.int32)
+    def max(self, value: int) -> int:
+        """The largest ``value`` over all ranks, on every rank (e.g. the strongest stop signal seen)."""
+        send = np.array([value], dtype=np.int32)
         recv = np.empty_like(send)
         self.comm.Allreduce(send, recv, op=MPI.MAX)
         self.bytes_sent += send.nbytes
-        return bool(recv[0])
+        return int(recv[0])
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank."""
+        return bool(self.max(1 if flag else 0))
 
     def allgather_varying(self, local_rows: np.ndarray, width: int) -> np.ndarray:
         """Concatenate every rank's rows in rank order; ranks may contribute any number (even 0).
@@ -152,6 +157,10 @@ def abort_with_message(message: str, code: int) -> None:
     """Print ``message`` on stderr and end the whole MPI job with exit code ``code``."""
     sys.stderr.write(message.rstrip("\n") + "\n")
     sys.stderr.flush()
+    if MPI.COMM_WORLD.Get_size() == 1:  # the job is this process: no need for Abort's own message
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os._exit(code)
     time.sleep(0.5)  # let the launcher forward this rank's output before Abort tears the job down
     MPI.COMM_WORLD.Abort(code)
     os._exit(code)  # pragma: no cover - Abort does not return

@@ -5,6 +5,11 @@ text and its constraints in ``metadata``; :func:`from_dict` checks types, ranges
 unknown keys and raises :class:`ConfigError` whose message names the field, the bad value and
 what is allowed. The resolved configuration is stored as TOML text in every output file
 (:func:`to_toml`), so a run can be resumed or audited from its file alone.
+
+This module holds the machinery and the sections every run has. The ``[strategy]`` dataclass of
+each algorithm lives beside the algorithm (declared with :func:`option`, derived from
+:class:`StrategyConfig`, with its cross-field checks in ``validate``) and is found through
+:mod:`mpies.registry` by the run's ``algorithm``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import difflib
 import importlib.resources
 import tomllib
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,68 +28,89 @@ class ConfigError(ValueError):
     """A user error in a configuration: the message is one line, ready to print."""
 
 
-def _f(default, help, **rules):
-    """A dataclass field with help text and validation rules (min, gt, max, choices)."""
+def option(default, help, **rules):
+    """A dataclass field with help text and validation rules (``min``, ``gt``, ``max``, ``choices``).
+
+    Every config dataclass declares its fields with this, e.g.
+    ``sigma: float = option(0.05, "std of parameter perturbations", gt=0.0)``; :func:`from_dict`
+    enforces the rules and names the field in its errors.
+    """
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help, **rules})
     return field(default=default, metadata={"help": help, **rules})
 
 
 @dataclass
-class PolicyConfig:
-    """The policy network: a numpy function of the observation on a flat parameter vector."""
+class StrategyConfig:
+    """Base of every ``[strategy]`` dataclass (each declared beside its algorithm, see
+    :mod:`mpies.registry`)."""
 
-    kind: str = _f("mlp", "network type", choices=("linear", "mlp"))
-    hidden: list[int] = _f([32, 32], "hidden layer sizes of the mlp (tanh units)", min=1)
-    obs_norm: bool = _f(True, "normalise observations by running mean/std gathered from rollouts")
-    obs_stat_fraction: float = _f(
-        1.0, "fraction of members whose observations update the normaliser", gt=0.0, max=1.0
-    )
-    action_noise: float = _f(0.0, "std of Gaussian noise added to continuous actions", min=0.0)
-    init_scale: float = _f(1.0, "scale of the initial weights (1 = variance-preserving)", min=0.0)
+    def validate(self, run: RunConfig) -> None:
+        """Checks across fields (and against the rest of ``run``); raise :class:`ConfigError`
+        naming the field. Field types and ranges are checked before this is called."""
+
+
+class _AlgorithmNames(Sequence):
+    """The sorted names of :func:`mpies.registry.algorithms`, looked up when read: the algorithm
+    modules import this one (for :func:`option`), so the registry is not read at import time."""
+
+    def _names(self) -> tuple[str, ...]:
+        from . import registry
+        return tuple(sorted(registry.algorithms()))
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+DEFAULT_ALGORITHM = "openai_es"
+
+
+def _default_strategy() -> StrategyConfig:
+    from . import registry
+    return registry.get(DEFAULT_ALGORITHM).config()
 
 
 @dataclass
-class OpenAIESConfig:
-    """OpenAI-ES (Salimans et al. 2017): gradient estimate from mirrored Gaussian perturbations."""
+class PolicyConfig:
+    """The policy network: a numpy function of the observation on a flat parameter vector."""
 
-    population: int = _f(64, "members per generation (even when mirrored)", min=2)
-    sigma: float = _f(0.05, "std of parameter perturbations", gt=0.0)
-    sigma_decay: float = _f(1.0, "sigma multiplied by this after every generation", gt=0.0, max=1.0)
-    sigma_min: float = _f(0.0, "lower bound of sigma under decay", min=0.0)
-    mirrored: bool = _f(True, "antithetic pairs +eps / -eps")
-    shaping: str = _f(
-        "centered_rank", "fitness shaping", choices=("centered_rank", "normalized", "none")
+    kind: str = option("mlp", "network type", choices=("linear", "mlp"))
+    hidden: list[int] = option([32, 32], "hidden layer sizes of the mlp (tanh units)", min=1)
+    obs_norm: bool = option(True, "normalise observations by running mean/std gathered from rollouts")
+    obs_stat_fraction: float = option(
+        1.0, "fraction of members whose observations update the normaliser", gt=0.0, max=1.0
     )
-    optimizer: str = _f("adam", "step rule applied to the gradient estimate", choices=("adam", "sgd"))
-    learning_rate: float = _f(0.01, "optimizer step size", gt=0.0)
-    momentum: float = _f(0.9, "sgd momentum", min=0.0, max=1.0)
-    beta1: float = _f(0.9, "adam beta1", min=0.0, max=1.0)
-    beta2: float = _f(0.999, "adam beta2", min=0.0, max=1.0)
-    weight_decay: float = _f(0.005, "L2 coefficient subtracted from the gradient", min=0.0)
+    action_noise: float = option(0.0, "std of Gaussian noise added to continuous actions", min=0.0)
+    init_scale: float = option(1.0, "scale of the initial weights (1 = variance-preserving)", min=0.0)
 
 
 @dataclass
 class NoiseConfig:
     """Where perturbations come from: both modes are deterministic from the run seed."""
 
-    mode: str = _f(
+    mode: str = option(
         "table",
         "table: one Gaussian table per node in MPI shared memory; generator: counter-based RNG",
         choices=("table", "generator"),
     )
-    table_size: int = _f(2**25, "float32 entries in the noise table (4 bytes each)", min=1024)
+    table_size: int = option(2**25, "float32 entries in the noise table (4 bytes each)", min=1024)
 
 
 @dataclass
 class RolloutConfig:
     """How members and the mean are evaluated."""
 
-    max_steps: int = _f(0, "episode step cap (0 = the environment's own limit)", min=0)
-    episodes: int = _f(1, "episodes averaged per member", min=1)
-    eval_every: int = _f(5, "noiseless evaluation of the mean every K generations (0 = never)", min=0)
-    eval_episodes: int = _f(5, "episodes in each noiseless evaluation", min=1)
-    max_failed_fraction: float = _f(
+    max_steps: int = option(0, "episode step cap (0 = the environment's own limit)", min=0)
+    episodes: int = option(1, "episodes averaged per member", min=1)
+    eval_every: int = option(5, "noiseless evaluation of the mean every K generations (0 = never)", min=0)
+    eval_episodes: int = option(5, "episodes in each noiseless evaluation", min=1)
+    max_failed_fraction: float = option(
         0.5, "abort the run when more than this fraction of members fail (raise or return NaN/inf)",
         min=0.0, max=1.0)
 
@@ -92,126 +119,25 @@ class RolloutConfig:
 class OutputConfig:
     """Where results and checkpoints go."""
 
-    path: str = _f("runs/{name}-seed{seed}.h5", "HDF5 output; {name} and {seed} are filled in")
-    checkpoint_every: int = _f(10, "write resumable state every N generations (0 = only at the end)", min=0)
-
-
-@dataclass
-class CEMConfig:
-    """Cross-entropy method, diagonal Gaussian, with Szita & Lőrincz (2006) extra noise."""
-
-    population: int = _f(100, "members per generation", min=1)
-    elite_fraction: float = _f(0.1, "fraction rho of members kept as elites", gt=0.0, max=1.0)
-    init_std: float = _f(10.0, "initial std of every parameter (variance 100 as in the lecture)", gt=0.0)
-    init_mean: str = _f("zero", "initial mean: zero, or the policy's initial weights",
-                        choices=("zero", "policy"))
-    extra_noise: str = _f("constant", "noise added to the variance each generation",
-                          choices=("none", "constant", "decreasing"))
-    noise_constant: float = _f(4.0, "eta of constant extra noise", min=0.0)
-    noise_a: float = _f(5.0, "a of decreasing extra noise max(a - t/b, 0)", min=0.0)
-    noise_b: float = _f(10.0, "b of decreasing extra noise max(a - t/b, 0)", gt=0.0)
-
-
-@dataclass
-class CMAESConfig:
-    """CMA-ES (Hansen's tutorial defaults, as pycma), full or separable covariance."""
-
-    population: int = _f(0, "members per generation (0 = 4 + floor(3 ln n))", min=0)
-    sigma: float = _f(0.5, "initial step size", gt=0.0)
-    active: bool = _f(True, "negative weights for the worst members (active CMA)")
-    restarts: int = _f(0, "IPOP restarts allowed when the run stalls (population x ipop_factor)", min=0)
-    ipop_factor: float = _f(2.0, "population multiplier at each restart", gt=1.0)
-    tolfun: float = _f(1e-12, "stall: range of recent best fitness below this", min=0.0)
-    tolx: float = _f(1e-11, "stall: step-size and axes below tolx * sigma0", min=0.0)
-
-
-@dataclass
-class GAConfig:
-    """Genetic algorithm with truncation selection and Gaussian mutation (Such et al. 2017)."""
-
-    population: int = _f(64, "offspring per generation", min=2)
-    truncation: int = _f(10, "number of best offspring kept as parents", min=1)
-    sigma: float = _f(0.02, "std of the Gaussian mutation", gt=0.0)
-    elitism: bool = _f(True, "carry the best parent unmutated as member 0")
-    reevaluate_elite: bool = _f(True, "evaluate the elite again each generation (else keep its fitness)")
-
-
-@dataclass
-class MAPElitesConfig:
-    """MAP-Elites (Mouret & Clune 2015) over a grid or CVT archive of behaviour descriptors."""
-
-    population: int = _f(64, "offspring per generation", min=1)
-    variation: str = _f("iso_line_dd", "mutation: gaussian, or Iso+LineDD (Vassiliades & Mouret 2018)",
-                        choices=("gaussian", "iso_line_dd"))
-    sigma: float = _f(0.1, "std of the isotropic Gaussian mutation", gt=0.0)
-    line_sigma: float = _f(0.2, "std of the directional (line) term of Iso+LineDD", min=0.0)
-    init_sigma: float = _f(1.0, "std around the initial parameters while the archive is empty", gt=0.0)
-    archive: str = _f("grid", "archive geometry", choices=("grid", "cvt"))
-    bins: list[int] = _f([50, 50], "grid: bins per descriptor dimension", min=1)
-    cells: int = _f(1000, "cvt: number of cells (centroids by k-means on uniform samples)", min=1)
-    lower: list[float] = _f([-1.0, -1.0], "lower bound of each descriptor dimension")
-    upper: list[float] = _f([1.0, 1.0], "upper bound of each descriptor dimension")
-    qd_offset: float = _f(0.0, "QD score = sum over filled cells of (fitness - qd_offset)")
-
-
-@dataclass
-class POETConfig(OpenAIESConfig):
-    """POET (Wang et al. 2019): environment-agent pairs, each improved by OpenAI-ES on its own rank
-    subgroup; new terrains by mutation under a minimal criterion; transfers between pairs.
-    The ES fields above are per pair; defaults are the reference code's."""
-
-    population: int = _f(512, "ES members per pair and iteration (even when mirrored)", min=2)
-    sigma: float = _f(0.1, "std of parameter perturbations", gt=0.0)
-    sigma_decay: float = _f(0.999, "sigma multiplied by this after every ES step", gt=0.0, max=1.0)
-    sigma_min: float = _f(0.01, "lower bound of sigma under decay", min=0.0)
-    weight_decay: float = _f(0.01, "L2 coefficient subtracted from the gradient", min=0.0)
-    learning_rate_decay: float = _f(0.9999, "learning rate multiplied by this after every ES step",
-                                    gt=0.0, max=1.0)
-    learning_rate_min: float = _f(0.001, "lower bound of the learning rate under decay", min=0.0)
-    transfer_every: int = _f(25, "N_transfer: iterations between transfer attempts", min=1)
-    mutate_every: int = _f(200, "N_mutate: iterations between environment mutations", min=1)
-    max_pairs: int = _f(25, "active pairs at most; the oldest move to the archive (paper: 20)", min=1)
-    repro_threshold: float = _f(200.0, "a pair's environment may reproduce once its score reaches this")
-    mc_lower: float = _f(25.0, "minimal criterion: a child environment needs a score >= this (paper: 50)")
-    mc_upper: float = _f(340.0, "minimal criterion: ... and <= this (paper: 300)")
-    max_children: int = _f(8, "child environments tried per mutation step", min=1)
-    max_admitted: int = _f(1, "child environments admitted per mutation step", min=1)
-    novelty_k: int = _f(5, "novelty = mean distance to the k nearest archived environments", min=1)
-    mutate: list[str] = _f(["roughness", "pit_gap", "stump_height"],
-                           "terrain features that mutation changes", choices=("roughness", "pit_gap", "stump_height"))
-    roughness_step: float = _f(0.6, "roughness += U(-step, step), rounded to 0.1", min=0.0)
-    roughness_max: float = _f(10.0, "largest roughness", min=0.0)
-    pit_gap_init: list[float] = _f([0.0, 0.8], "pit gap range when pits first appear (terrain steps)", min=0.0)
-    pit_gap_step: float = _f(0.4, "each end of the pit gap range moves by -step, 0 or +step", min=0.0)
-    pit_gap_max: float = _f(8.0, "largest pit gap (terrain steps)", min=0.0)
-    stump_height_init: list[float] = _f([0.0, 0.4], "stump height range when stumps first appear", min=0.0)
-    stump_height_step: float = _f(0.2, "each end of the stump height range moves by -step, 0 or +step", min=0.0)
-    stump_height_max: float = _f(5.0, "largest stump height (terrain steps)", min=0.0)
-    solved_score: float = _f(230.0, "a pair whose score reaches this has solved its terrain")
-    initial_terrain: list[float] = _f([0.0, 0.0, 0.0, 0.0, 0.0], "the first pair's terrain: [roughness, "
-                                      "pit lo, pit hi, stump lo, stump hi] (flat by default)", min=0.0)
-    initial_terrain_seed: int = _f(-1, "the first terrain's seed (-1: derived from the run seed)", min=-1)
-
-
-STRATEGY_CONFIGS: dict[str, type] = {"openai_es": OpenAIESConfig, "cem": CEMConfig, "cma_es": CMAESConfig,
-                                     "sep_cma_es": CMAESConfig, "ga": GAConfig, "map_elites": MAPElitesConfig,
-                                     "poet": POETConfig}
-"""Algorithm name -> dataclass of its ``[strategy]`` table."""
+    path: str = option("runs/{name}-seed{seed}.h5", "HDF5 output; {name} and {seed} are filled in")
+    checkpoint_every: int = option(10, "write resumable state every N generations (0 = only at the end)", min=0)
 
 
 @dataclass
 class RunConfig:
-    """One run: environment, policy, search strategy, budget and output."""
+    """One run: environment, policy, search strategy, budget and output.
 
-    name: str = _f("run", "run name, used in the default output path")
-    algorithm: str = _f("openai_es", "search strategy", choices=tuple(sorted(STRATEGY_CONFIGS)))
-    env: str = _f("CartPole-v1", "gymnasium id (see `mpies envs`) or module:Env-v0")
-    env_kwargs: dict = _f({}, "keyword arguments passed to gymnasium.make")
-    seed: int = _f(0, "run seed: perturbations, episode seeds and initial weights derive from it", min=0)
-    generations: int = _f(100, "number of generations to run", min=1)
+    ``strategy`` is the dataclass that :mod:`mpies.registry` names for ``algorithm``.
+    """
+
+    name: str = option("run", "run name, used in the default output path")
+    algorithm: str = option(DEFAULT_ALGORITHM, "search strategy", choices=_AlgorithmNames())
+    env: str = option("CartPole-v1", "gymnasium id (see `mpies envs`) or module:Env-v0")
+    env_kwargs: dict = option({}, "keyword arguments passed to gymnasium.make")
+    seed: int = option(0, "run seed: perturbations, episode seeds and initial weights derive from it", min=0)
+    generations: int = option(100, "number of generations to run", min=1)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    strategy: OpenAIESConfig | CEMConfig | CMAESConfig | GAConfig | MAPElitesConfig | POETConfig = field(
-        default_factory=OpenAIESConfig)
+    strategy: StrategyConfig = field(default_factory=_default_strategy)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -297,47 +223,20 @@ def _build(cls, data: dict, path: str):
 
 def from_dict(data: dict) -> RunConfig:
     """Build and validate a RunConfig from a parsed TOML document."""
+    from . import registry  # not at import time: the algorithm modules import this one
+
     data = dict(data)
     sections = {k: data.pop(k) for k in ("policy", "strategy", "noise", "rollout", "output") if k in data}
     config = _build(RunConfig, data, "")
     for key, section_cls in _SECTION_TYPES.items():
         setattr(config, key, _build(section_cls, sections.get(key, {}), key))
-    config.strategy = _build(STRATEGY_CONFIGS[config.algorithm], sections.get("strategy", {}), "strategy")
+    config.strategy = _build(registry.get(config.algorithm).config, sections.get("strategy", {}), "strategy")
     _check_cross_fields(config)
     return config
 
 
 def _check_cross_fields(config: RunConfig) -> None:
-    s = config.strategy
-    if isinstance(s, MAPElitesConfig):
-        dims = len(s.lower)
-        if len(s.upper) != dims or (s.archive == "grid" and len(s.bins) != dims):
-            raise ConfigError(f"strategy.upper: lower, upper (and bins for a grid) need one entry per "
-                              f"descriptor dimension; got {len(s.lower)}, {len(s.upper)}, {len(s.bins)}")
-        if any(lo >= hi for lo, hi in zip(s.lower, s.upper)):
-            raise ConfigError(f"strategy.upper: got {s.upper}; every upper bound must exceed its lower bound {s.lower}")
-    if isinstance(s, GAConfig) and s.truncation > s.population:
-        raise ConfigError(f"strategy.truncation: got {s.truncation}; must be <= strategy.population ({s.population})")
-    if isinstance(s, POETConfig):
-        if config.env != "bipedal_terrain":
-            raise ConfigError(f"env: got {config.env!r}; algorithm = \"poet\" evolves BipedalWalker terrains: "
-                              f"set env = \"bipedal_terrain\"")
-        for name in ("pit_gap_init", "stump_height_init"):
-            lo_hi = getattr(s, name)
-            if len(lo_hi) != 2 or lo_hi[0] > lo_hi[1]:
-                raise ConfigError(f"strategy.{name}: got {lo_hi}; expected [low, high] with low <= high")
-        if s.optimizer != "adam":
-            raise ConfigError(f"strategy.optimizer: got {s.optimizer!r}; POET pairs use \"adam\"")
-        t = s.initial_terrain
-        if len(t) != 5 or t[1] > t[2] or t[3] > t[4]:
-            raise ConfigError(f"strategy.initial_terrain: got {t}; expected [roughness, pit lo, pit hi, "
-                              f"stump lo, stump hi] with lo <= hi")
-        if s.mc_lower > s.mc_upper:
-            raise ConfigError(f"strategy.mc_lower: got {s.mc_lower}; must be <= strategy.mc_upper ({s.mc_upper})")
-    if getattr(s, "mirrored", False) and s.population % 2:
-        raise ConfigError(
-            f"strategy.population: got {s.population}; must be even when strategy.mirrored = true"
-        )
+    config.strategy.validate(config)
     if config.policy.kind == "linear" and config.policy.hidden != PolicyConfig().hidden:
         raise ConfigError("policy.hidden: a linear policy has no hidden layers; remove the key or set policy.kind = \"mlp\"")
     try:

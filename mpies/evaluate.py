@@ -5,33 +5,26 @@ from __future__ import annotations
 import numpy as np
 
 from . import config as config_mod
-from .io import RunFileError, open_run, read_best, read_state
-from .policies import ObsNormalizer
+from .io import open_run
+from .io.policy import read_policy
 from .tasks import make_task
 
 
 def evaluate_run(path, episodes: int, which: str = "best", seed: int = 1_000_000) -> dict:
-    """Play ``episodes`` episodes (seeds ``seed, seed+1, ...``) of the best or final policy.
+    """Play ``episodes`` episodes (seeds ``seed, seed+1, ...``) of the best or final policy
+    (:func:`mpies.io.policy.read_policy`).
 
     Returns a dict with ``returns``, ``lengths``, ``mean``, ``std``, ``env`` and ``which``.
     """
     with open_run(path) as f:
         cfg = config_mod.from_toml(str(f.attrs["config"]))
-        if which == "best":
-            best = read_best(f)
-            if int(best["generation"]) < 0:
-                raise RunFileError(f"{path}: no evaluation has run yet; use --which final")
-            params, obs_mean, obs_std = best["params"], best["obs_mean"], best["obs_std"]
-        else:
-            _, state = read_state(f)
-            params = state["mean"]
-            normalizer = ObsNormalizer(len(state["normalizer/sum"]))
-            normalizer.state = {k: state[f"normalizer/{k}"] for k in normalizer.state}
-            obs_mean, obs_std = normalizer.mean_std()
+        policy = read_policy(f, which)
     task = make_task(cfg)
-    fixed = _FixedStatistics(obs_mean, obs_std)
-    results = [task.evaluate(params, [seed + i], fixed) for i in range(episodes)]
-    task.close()
+    fixed = _FixedStatistics(policy.obs_mean, policy.obs_std)
+    try:
+        results = [task.evaluate(policy.params, [seed + i], fixed) for i in range(episodes)]
+    finally:
+        task.close()
     returns = [r.fitness for r in results]
     return {"env": cfg.env, "which": which, "returns": returns, "lengths": [int(r.steps) for r in results],
             "mean": float(np.mean(returns)), "std": float(np.std(returns))}
@@ -43,5 +36,5 @@ class _FixedStatistics:
     def __init__(self, mean: np.ndarray, std: np.ndarray):
         self._mean_std = (mean, std)
 
-    def mean_std(self):
+    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
         return self._mean_std

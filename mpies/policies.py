@@ -42,6 +42,20 @@ class ObsNormalizer:
         return mean, np.maximum(np.sqrt(var), self.STD_FLOOR)
 
 
+def _flat_box(space) -> bool:
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 1
+
+
+def unsupported_spaces(observation_space, action_space) -> str | None:
+    """Why a :class:`Policy` cannot act in these spaces (one line), or None when it can: it needs a
+    flat Box observation and a Discrete or flat Box action space."""
+    if not _flat_box(observation_space):
+        return f"observation space {observation_space} is not a flat Box"
+    if not (isinstance(action_space, gym.spaces.Discrete) or _flat_box(action_space)):
+        return f"action space {action_space} is neither Discrete nor a flat Box"
+    return None
+
+
 class Policy:
     """Architecture of a policy; :meth:`actor` binds it to a parameter vector.
 
@@ -50,22 +64,24 @@ class Policy:
         action_space: a gymnasium Discrete or Box.
         kind: ``"linear"`` or ``"mlp"``.
         hidden: hidden layer sizes (ignored for linear).
+
+    Raises:
+        ValueError: spaces it cannot act in (see :func:`unsupported_spaces`).
     """
 
     def __init__(self, observation_space, action_space, kind: str = "mlp", hidden=(32, 32)):
-        if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
-            raise ValueError(f"observation space {observation_space} is not a flat Box")
+        problem = unsupported_spaces(observation_space, action_space)
+        if problem:
+            raise ValueError(problem)
         self.obs_dim = int(observation_space.shape[0])
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         if self.discrete:
             self.act_dim = int(action_space.n)
-        elif isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+        else:
             self.act_dim = int(action_space.shape[0])
             low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
             self.low, self.high = low, high
             self.action_center, self.action_scale = (high + low) / 2, (high - low) / 2
-        else:
-            raise ValueError(f"action space {action_space} is neither Discrete nor a flat Box")
         sizes = [self.obs_dim] + (list(hidden) if kind == "mlp" else []) + [self.act_dim]
         self.layer_shapes = [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
         self.num_params = sum(a * b + b for a, b in self.layer_shapes)

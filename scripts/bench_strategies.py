@@ -3,7 +3,7 @@
 overhead of every mpies strategy at 10, 100 and 1000 parameters.
 
 What is measured
-    1. Evaluations to target. ``mpies.strategies.CMAES`` (``mpies.config.CMAESConfig(sigma=...)``,
+    1. Evaluations to target. ``mpies.strategies.CMAES`` (``mpies.strategies.CMAESConfig(sigma=...)``,
        everything else at mpies defaults: population 4 + floor(3 ln n), active weights, no
        restarts; perturbations from ``mpies.noise.CounterNoise(seed, n)``) and pycma
        (``cma.CMAEvolutionStrategy(x0, sigma, {'seed': seed + 1, 'verbose': -9, 'maxfevals':
@@ -144,9 +144,8 @@ def block_generations(args, n: int) -> int:
 
 # ---------------------------------------------------------------- part 1: evaluations to target
 def mpies_evals_to_target(f, x0, sigma, seed, budget, separable) -> float:
-    from mpies.config import CMAESConfig
     from mpies.noise import CounterNoise
-    from mpies.strategies import CMAES
+    from mpies.strategies import CMAES, CMAESConfig
 
     es = CMAES(CMAESConfig(sigma=sigma), np.array(x0, dtype=np.float64), CounterNoise(seed, len(x0)),
                separable)
@@ -225,29 +224,31 @@ def run_evals(args) -> tuple[list[dict], str]:
 
 # ---------------------------------------------------------------- part 2: per-generation overhead
 def make_mpies(name: str, n: int, lam: int, args):
-    from mpies.config import CEMConfig, CMAESConfig, GAConfig, OpenAIESConfig
+    from mpies import registry
     from mpies.noise import CounterNoise, NoiseTable
-    from mpies.strategies import STRATEGIES
 
     seed = 0
     noise = NoiseTable(seed, n, args.table_size) if args.noise == "table" else CounterNoise(seed, n)
+    entry = registry.get(name)
     if name in ("cma_es", "sep_cma_es"):
-        config = CMAESConfig(population=lam, sigma=CMA_SIGMA)
+        config = entry.config(population=lam, sigma=CMA_SIGMA)
     elif name == "openai_es":
-        config = OpenAIESConfig(population=lam + lam % 2)  # mirrored pairs need an even population
+        config = entry.config(population=lam + lam % 2)  # mirrored pairs need an even population
     elif name == "cem":
-        config = CEMConfig(population=lam)
+        config = entry.config(population=lam)
     elif name == "ga":
-        config = GAConfig(population=lam, truncation=min(GAConfig().truncation, lam))
+        config = entry.config(population=lam, truncation=min(entry.config().truncation, lam))
     else:  # pragma: no cover
         raise ValueError(name)
-    return STRATEGIES[name](config, np.full(n, X0), noise)
+    return entry.strategy(config, np.full(n, X0), noise)
 
 
 def decompositions(es) -> int:
     """A counter that moves when the full covariance was eigendecomposed (0 where there is none)."""
-    if hasattr(es, "state") and "eigen_generation" in getattr(es, "state", {}):  # mpies CMAES
-        return 0 if es.separable else int(es.state["eigen_generation"])
+    from mpies.strategies import CMAES
+
+    if isinstance(es, CMAES):
+        return 0 if es.separable else int(es.state.eigen_generation)
     sm = getattr(es, "sm", None)  # pycma
     return int(getattr(sm, "last_update", 0) or 0)
 

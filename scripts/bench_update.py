@@ -4,8 +4,8 @@ the rollout time of a HalfCheetah generation.
 
 What is measured
     For each noise mode an ``mpies.strategies.OpenAIES`` is built on ``--dim`` parameters with
-    ``mpies.config.OpenAIESConfig(population=--population)`` (all other strategy settings at their
-    mpies defaults: mirrored, centered ranks, Adam, weight decay):
+    ``mpies.strategies.OpenAIESConfig(population=--population)`` (all other strategy settings at
+    their mpies defaults: mirrored, centered ranks, Adam, weight decay):
 
     table       ``mpies.noise.NoiseTable(seed, dim, --table-size)`` with ``comm=None`` (a private
                 table; in a run it lives in node shared memory, same reads).
@@ -96,9 +96,8 @@ def parse_args(argv=None):
 
 def time_mode(mode: str, args) -> dict:
     from mpies import seeding
-    from mpies.config import OpenAIESConfig
     from mpies.noise import CounterNoise, NoiseTable
-    from mpies.strategies import OpenAIES
+    from mpies.strategies import OpenAIES, OpenAIESConfig
 
     t0 = time.perf_counter()
     noise = (NoiseTable(args.seed, args.dim, args.table_size) if mode == "table"

@@ -92,11 +92,11 @@ def rank_pids(marker: str) -> list[int]:
 def final_state(path: Path) -> dict[str, np.ndarray]:
     sys.path.insert(0, str(ROOT))
     from mpies.io import open_run, read_history, read_state
-    from mpies.io.schema import DETERMINISTIC_FIELDS
+    from mpies.io.schema import deterministic_fields
     with open_run(path) as f:
         _, state = read_state(f)
         history = read_history(f)
-    return {**state, **{f"history/{k}": history[k] for k in DETERMINISTIC_FIELDS}}
+    return {**state, **{f"history/{k}": history[k] for k in deterministic_fields(history.dtype)}}
 
 
 def same(a: dict, b: dict) -> bool:

@@ -80,7 +80,7 @@ def run_mpies(ranks, *args, timeout=120, cwd=None, check_rc=0) -> subprocess.Com
 def load_result(path: Path) -> dict[str, np.ndarray]:
     """The deterministic content of a run file: checkpoint state, best, history columns."""
     from mpies.io import open_run, read_best, read_history, read_state
-    from mpies.io.schema import DETERMINISTIC_FIELDS
+    from mpies.io.schema import deterministic_fields
 
     with open_run(path) as f:
         generation, state = read_state(f)
@@ -88,7 +88,7 @@ def load_result(path: Path) -> dict[str, np.ndarray]:
         best = read_best(f)
     out = {f"state/{k}": v for k, v in state.items()}
     out.update({f"best/{k}": v for k, v in best.items()})
-    out.update({f"history/{k}": history[k] for k in DETERMINISTIC_FIELDS})
+    out.update({f"history/{k}": history[k] for k in deterministic_fields(history.dtype)})
     out["next_generation"] = np.asarray(generation)
     return out
 

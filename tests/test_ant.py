@@ -10,7 +10,8 @@ pytest.importorskip("mujoco")
 
 from mpies import config as cfg  # noqa: E402
 from mpies.config import ConfigError  # noqa: E402
-from mpies.envs.ant import DAMAGES, AntGaitTask, control_signals, parse_damage  # noqa: E402
+from mpies.envs.ant import DAMAGES, control_signals, parse_damage  # noqa: E402
+from mpies.tasks import AntGaitTask  # noqa: E402
 
 
 def make(**env_kwargs) -> AntGaitTask:
@@ -81,9 +82,9 @@ def test_params_are_clipped_into_the_unit_interval(task):
 
 
 def test_targets_stay_inside_joint_ranges(task):
-    targets = task.targets(np.random.default_rng(2).random(task.num_params))
-    joints = task._joint_ids.ravel()
-    lo, hi = task.model.jnt_range[joints].T
+    targets = task.env.targets(np.random.default_rng(2).random(task.num_params))
+    joints = task.env.joint_ids.ravel()
+    lo, hi = task.env.model.jnt_range[joints].T
     assert targets.shape == (8, 100)
     assert (targets >= lo[:, None] - 1e-12).all() and (targets <= hi[:, None] + 1e-12).all()
 
@@ -170,38 +171,38 @@ def test_each_damage_changes_a_good_gait(kind, good_gait):
 
 def test_damage_edits_the_model(good_gait):
     intact = make()
-    gear = intact.model.actuator_gear[:, 0].copy()
+    gear = intact.env.model.actuator_gear[:, 0].copy()
     intact.close()
     assert (gear == 150).all()
-    leg_joint = lambda t, leg: t._actuator_of[2 * leg:2 * leg + 2]  # noqa: E731
+    leg_joint = lambda t, leg: t.env.actuator_of[2 * leg:2 * leg + 2]  # noqa: E731
 
     removed = make(damage="leg=1")
-    m = removed.model
+    m = removed.env.model
     assert (m.actuator_gear[leg_joint(removed, 1), 0] == 0).all()
-    gone = [g for g in range(m.ngeom) if m.geom_bodyid[g] in removed._leg_bodies[1]]
+    gone = [g for g in range(m.ngeom) if m.geom_bodyid[g] in removed.env.leg_bodies[1]]
     assert len(gone) == 3 and (m.geom_contype[gone] == 0).all() and (m.geom_conaffinity[gone] == 0).all()
     removed.close()
 
     weak = make(damage="weak=2")
-    np.testing.assert_allclose(weak.model.actuator_gear[leg_joint(weak, 2), 0], 45.0)
-    assert (np.delete(weak.model.actuator_gear[:, 0], leg_joint(weak, 2)) == 150).all()
+    np.testing.assert_allclose(weak.env.model.actuator_gear[leg_joint(weak, 2), 0], 45.0)
+    assert (np.delete(weak.env.model.actuator_gear[:, 0], leg_joint(weak, 2)) == 150).all()
     weak.close()
 
     locked = make(damage="locked=3")
-    m, d = locked.model, locked.data
+    env = locked.env
+    m, d = env.model, env.data
     assert (m.actuator_gear[leg_joint(locked, 3), 0] == 0).all()
     # run the good gait by hand and watch the locked joints: they hold the standing posture
     import mujoco
     params, _ = good_gait
-    ctrl = np.empty((100, m.nu))
-    ctrl[:, locked._actuator_of] = locked.targets(params).T
-    locked.env.reset(seed=0)
-    d.qpos[locked._locked_qpos] = locked._locked_value
+    controls = env.controls(params)
+    assert controls.shape == (100 * 5, m.nu)  # 5 s of 0.01 s physics steps
+    env.reset()
     worst = 0.0
-    for row in ctrl[locked._sample]:
+    for row in controls:
         d.ctrl[:] = row
         mujoco.mj_step(m, d)
-        worst = max(worst, np.abs(d.qpos[locked._locked_qpos] - locked._locked_value).max())
+        worst = max(worst, np.abs(d.qpos[env.locked_qpos] - env.locked_value).max())
     assert worst < 0.02
     locked.close()
 
@@ -217,6 +218,14 @@ def test_damages_combine_over_legs():
 @pytest.mark.parametrize("damage", [None, "none", "", "NONE"])
 def test_no_damage_forms(damage):
     assert parse_damage(damage) == {}
+
+
+def test_the_environment_raises_value_errors_the_task_names_the_field():
+    with pytest.raises(ValueError, match=r"^got 'leg=9'; allowed: 'none', 'leg=K'") as info:
+        parse_damage("leg=9")
+    assert not isinstance(info.value, ConfigError)
+    with pytest.raises(ConfigError, match=r"^env_kwargs\.damage: got 'leg=9'; allowed: 'none', 'leg=K'"):
+        make(damage="leg=9")
 
 
 @pytest.mark.parametrize("damage", ["leg=4", "leg", "leg=-1", "broken=1", "weak=1.5", "leg=1;weak=2",

@@ -2,7 +2,9 @@
 
 import json
 
+import gymnasium as gym
 import h5py
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -37,6 +39,67 @@ def test_existing_output_is_not_overwritten_without_flag(tmp_path):
     run_mpies(2, "run", config, "-o", out, "--overwrite")
 
 
+def replay_cartpole(path, which: str, episodes: int, seed: int = 1_000_000):
+    """``(returns, lengths, step cap)`` of `mpies eval`'s episodes, replayed with gymnasium and numpy.
+
+    The same policy (``/best``, or the checkpoint's mean), the same observation statistics (stored
+    with the best policy, or computed here from the checkpoint's sums), the same episode seeds
+    ``seed, seed+1, ...`` and step cap: a tanh MLP whose argmax picks the action.
+    """
+    from mpies import config as config_mod
+    from mpies.io import open_run, read_best, read_state
+
+    with open_run(path) as f:
+        cfg = config_mod.from_toml(str(f.attrs["config"]))
+        if which == "best":
+            best = read_best(f)
+            params, obs_mean, obs_std = best["params"], best["obs_mean"], best["obs_std"]
+        else:
+            _, state = read_state(f)
+            params = state["mean"]
+            total, total_sq, count = (state[f"normalizer/{k}"] for k in ("sum", "sumsq", "count"))
+            if count < 2:
+                obs_mean, obs_std = np.zeros_like(total), np.ones_like(total)
+            else:
+                obs_mean = total / count
+                obs_std = np.maximum(np.sqrt(np.maximum(total_sq / count - obs_mean ** 2, 0.0)), 1e-2)
+    env = gym.make(cfg.env)
+    sizes = [env.observation_space.shape[0], *cfg.policy.hidden, env.action_space.n]
+    layers, offset = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        w = params[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out)
+        offset += fan_in * fan_out
+        layers.append((w, params[offset:offset + fan_out]))
+        offset += fan_out
+    assert offset == params.size
+    if obs_mean.size == 0:  # observation normalisation off
+        obs_mean, obs_std = np.zeros(sizes[0]), np.ones(sizes[0])
+    returns, lengths = [], []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total_reward, steps, done = 0.0, 0, False
+        while not done and steps < cfg.rollout.max_steps:
+            x = (obs - obs_mean) / obs_std
+            for w, b in layers[:-1]:
+                x = np.tanh(x @ w + b)
+            (w, b) = layers[-1]
+            obs, reward, terminated, truncated, _ = env.step(int(np.argmax(x @ w + b)))
+            total_reward, steps, done = total_reward + float(reward), steps + 1, terminated or truncated
+        returns.append(total_reward)
+        lengths.append(steps)
+    env.close()
+    return returns, lengths, cfg.rollout.max_steps
+
+
+def assert_replays(evaluation: dict, path, which: str, episodes: int) -> None:
+    """`mpies eval --json` output equals the independent replay, and is a valid CartPole result."""
+    returns, lengths, max_steps = replay_cartpole(path, which, episodes)
+    assert evaluation["returns"] == returns and evaluation["lengths"] == lengths, (evaluation, returns)
+    assert evaluation["mean"] == pytest.approx(np.mean(returns))
+    # CartPole pays 1 per step: the return is the episode length, at most the step cap
+    assert all(r == n and 1 <= n <= max_steps for r, n in zip(returns, lengths)), returns
+
+
 def test_read_commands_on_a_real_run(tmp_path):
     config = tiny_config(tmp_path, generations=4)
     out = tmp_path / "run.h5"
@@ -54,9 +117,9 @@ def test_read_commands_on_a_real_run(tmp_path):
     result = cli.invoke(main, ["eval", str(out), "--episodes", "2", "--json"])
     assert result.exit_code == 0, result.output
     evaluation = json.loads(result.output)
-    assert len(evaluation["returns"]) == 2 and evaluation["mean"] > 0
+    assert_replays(evaluation, out, "best", episodes=2)
     final = json.loads(cli.invoke(main, ["eval", str(out), "--episodes", "2", "--which", "final", "--json"]).output)
-    assert len(final["returns"]) == 2
+    assert_replays(final, out, "final", episodes=2)
     png = tmp_path / "curve.png"
     result = cli.invoke(main, ["plot", str(out), str(out), "-o", str(png), "-x", "env_steps"])
     assert result.exit_code == 0, result.output
@@ -70,7 +133,7 @@ def test_runs_without_observation_normalisation(tmp_path):
     for which in ("best", "final"):
         result = CliRunner().invoke(main, ["eval", str(out), "--episodes", "1", "--which", which, "--json"])
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output)["mean"] > 0
+        assert_replays(json.loads(result.output), out, which, episodes=1)
 
 
 def test_read_commands_reject_foreign_files(tmp_path):

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from mpies import config as cfg
 from mpies.config import ConfigError
+from mpies.strategies import OpenAIESConfig
 
 SECTIONS = {"": cfg.RunConfig, "policy": cfg.PolicyConfig, "noise": cfg.NoiseConfig,
-            "rollout": cfg.RolloutConfig, "output": cfg.OutputConfig, "strategy": cfg.OpenAIESConfig}
+            "rollout": cfg.RolloutConfig, "output": cfg.OutputConfig, "strategy": OpenAIESConfig}
 
 
 def fields():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mpies.io import OutputError, RunFileError, RunWriter, open_run, read_history, read_state
-from mpies.io.schema import HISTORY_DTYPE
+from mpies.io.schema import V1_HISTORY_DTYPE, history_dtype
 from mpies.io.writer import repair
 
 
@@ -21,7 +21,7 @@ def make_file(path):
 
 
 def row(g):
-    r = np.zeros((), HISTORY_DTYPE)
+    r = np.zeros((), history_dtype("search"))
     r["generation"] = g
     return r
 
@@ -103,3 +103,37 @@ def test_not_a_run_file_is_a_clear_error(tmp_path):
         fh.truncate(size // 2)
     with pytest.raises(RunFileError):
         open_run(truncated, retries=1)
+
+
+def test_history_columns_carry_their_family_doc_and_units(tmp_path):
+    writer = make_file(tmp_path / "r.h5")
+    with h5py.File(writer.path, "r") as f:
+        assert f.attrs["history_family"] == "search" and f.attrs["schema_version"] == 2
+        history = f["history"]
+        assert history.dtype == history_dtype("search")
+        assert "qd_score" not in history.dtype.names and "active_pairs" not in history.dtype.names
+        assert history.attrs["units:wall_time"] == "s" and "noiseless" in history.attrs["doc:eval_return"]
+    for family in ("qd", "poet"):
+        names = history_dtype(family).names
+        assert names[:3] == ("generation", "wall_time", "env_steps") and "sigma" not in names
+
+
+def test_a_version_1_file_is_read_but_not_resumed(tmp_path):
+    from mpies.io.reader import check_resumable
+    path = tmp_path / "v1.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs.update(schema_version=1, mpies_version="0.1.0", status="finished", config="")
+        f.create_dataset("history", data=np.zeros(3, V1_HISTORY_DTYPE))
+    with open_run(path) as f:
+        assert read_history(f).shape == (3,)
+        with pytest.raises(RunFileError, match="written by mpies 0.1.0 .schema version 1.*cannot resume"):
+            check_resumable(f)
+
+
+def test_a_file_from_a_newer_mpies_is_refused_with_its_version(tmp_path):
+    path = tmp_path / "v99.h5"
+    make_file(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs.update(schema_version=99, mpies_version="9.0")
+    with pytest.raises(RunFileError, match="written by mpies 9.0 .schema version 99.*upgrade mpies"):
+        open_run(path)

@@ -26,15 +26,12 @@ def runs(tmp_path_factory):
     return {"arm": arm, "cvt": cvt, "cartpole": cartpole}
 
 
-
-
 def invoke(*args):
     return CliRunner().invoke(main, ["plot", *map(str, args)])
 
 
 def assert_png(path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
 
 
 def replace_archive(src, dst, archive):
@@ -112,7 +109,7 @@ def test_archive_heatmap_of_4d_grid_and_3d_cvt_files(runs, tmp_path, figures):
 
 def test_archive_on_a_file_without_archive_is_a_one_line_error(runs, tmp_path):
     result = invoke(runs["cartpole"], "--archive", "-o", tmp_path / "x.png")
-    one_line_error(result, "cartpole.h5", "no /archive", "openai_es")
+    one_line_error(result, "cartpole.h5", "no /archive", "openai_es", "MAP-Elites")
     assert not (tmp_path / "x.png").exists()
     one_line_error(invoke(runs["arm"], runs["arm"], "--archive", "-o", tmp_path / "y.png"), "one run file")
 
@@ -183,10 +180,10 @@ def test_non_qd_runs_keep_the_fitness_curves(runs, tmp_path, figures):
     assert len(fig.axes) == 1 and fig.axes[0].get_ylabel() == "return"
     assert [line.get_label().split()[-1] for line in fig.axes[0].get_lines()] == [
         "fitness_mean", "fitness_max", "eval_return"]
-    # a QD field of a non-QD run: nothing to draw, a warning, no failure
+    # a QD field of a non-QD run: a one-line error, and no image
     result = invoke(runs["cartpole"], "-y", "archive_filled", "-o", tmp_path / "q.png")
-    assert result.exit_code == 0 and "no archive_filled values" in result.output
-    assert figures[-1].axes[0].get_lines() == []
+    one_line_error(result, "cartpole.h5", "no archive_filled", "search run")
+    assert not (tmp_path / "q.png").exists()
     # mixed: each run gets its own defaults
     result = invoke(runs["arm"], runs["cartpole"], "-o", tmp_path / "m.png")
     assert result.exit_code == 0, result.output

@@ -72,7 +72,7 @@ def test_groups_are_consecutive_ranks_and_cover_every_pair(ranks, pairs):
     assert max(sizes) - min(sizes) <= 1
 
 
-def test_pair_table_round_trips_an_es_step_and_retires_the_oldest():
+def test_pair_table_es_step_writes_the_slot_in_place_and_retires_the_oldest():
     cfg = poet_config(population=4, max_pairs=2)
     noise = NoiseTable(0, 10, 4096)
     table = PairTable(3, 10, cfg)
@@ -80,18 +80,70 @@ def test_pair_table_round_trips_an_es_step_and_retires_the_oldest():
     second = table.add(TerrainParams(1.0), 6, np.ones(10), 2, parent_id=first)
     slot = table.slots()[1]
     es = table.strategy(slot, noise)
+    assert np.shares_memory(es.mean, table.state["theta"]) and es.state is table.es_state(slot)
     population = es.ask()
     es.tell(population, np.arange(4.0))
-    table.store(slot, es)
-    again = table.strategy(slot, noise)  # rebuilt from the table: the same state
-    assert np.array_equal(again.mean, es.mean) and again.generation == 1
-    assert np.array_equal(again.optimizer.state["m"], es.optimizer.state["m"])
+    table.stepped(slot)
+    # no copy back: the table's rows are the ES state
+    assert not np.array_equal(table.state["theta"][slot], np.ones(10))
+    np.testing.assert_array_equal(table.state["theta"][slot], es.mean)
+    assert table.state["generation"][slot] == 1 and table.state["optimizer/t"][slot] == 1
+    np.testing.assert_array_equal(table.state["optimizer/m"][slot], es.state.optimizer.m)
+    assert table.sigma(slot) == es.sigma == cfg.sigma * cfg.sigma_decay
     assert table.state["learning_rate"][slot] == pytest.approx(cfg.learning_rate * cfg.learning_rate_decay)
+    np.testing.assert_array_equal(table.theta(table.slots()[0]), np.zeros(10))  # the other pair is untouched
     other = table.strategy(table.slots()[0], noise)  # another pair draws other keys
     assert not np.array_equal(other.ask().keys, table.strategy(slot, noise).ask().keys)
     table.remove(table.slots()[0])
     assert [table.pair_id(s) for s in table.slots()] == [second]
     assert table.archive().shape == (2, 5)  # retired terrains stay in the archive
+
+
+def test_proposals_get_a_fresh_state_and_transfers_reset_the_optimizer():
+    cfg = poet_config(population=4)
+    noise = NoiseTable(0, 10, 4096)
+    table = PairTable(2, 10, cfg)
+    table.add(TerrainParams(), 5, np.zeros(10), 0)
+    slot = table.slots()[0]
+    for _ in range(2):
+        es = table.strategy(slot, noise)
+        es.tell(es.ask(), np.arange(4.0))
+        table.stepped(slot)
+    before = table.state_dict()
+    proposal = table.strategy(slot, noise, theta=np.full(10, 3.0), salt=(2, 0, 1, 7))
+    assert not np.shares_memory(proposal.mean, table.state["theta"])
+    assert proposal.generation == 2 and proposal.sigma == table.sigma(slot)
+    np.testing.assert_array_equal(proposal.state.optimizer.v, table.state["optimizer/v"][slot])
+    proposal.tell(proposal.ask(), np.arange(4.0))
+    for k, v in table.state_dict().items():  # the table did not move
+        assert v.tobytes() == before[k].tobytes(), k
+    table.replace_agent(slot, np.full(10, 3.0))
+    np.testing.assert_array_equal(table.theta(slot), np.full(10, 3.0))
+    assert table.state["optimizer/t"][slot] == 0 and not table.state["optimizer/m"][slot].any()
+    assert table.state["generation"][slot] == 2  # sigma, learning rate and step count stay
+    assert table.state["learning_rate"][slot] == before["learning_rate"][slot]
+
+
+def test_pair_table_checkpoint_loads_in_place_with_fixed_shapes():
+    cfg = poet_config(population=4)
+    noise = NoiseTable(0, 10, 4096)
+    table = PairTable(3, 10, cfg)
+    table.add(TerrainParams(), 5, np.zeros(10), 0)
+    es = table.strategy(table.slots()[0], noise)
+    es.tell(es.ask(), np.arange(4.0))
+    saved = table.state_dict()
+    shapes = {k: v.shape for k, v in saved.items()}
+    assert shapes["theta"] == (3, 10) and shapes["optimizer/m"] == (3, 10) and shapes["sigma"] == (3,)
+    fresh = PairTable(3, 10, cfg)
+    views = fresh.es_state(0)
+    fresh.load_state_dict(saved)
+    assert fresh.es_state(0) is views and views.theta.tobytes() == saved["theta"][0].tobytes()
+    a, b = table.strategy(0, noise), fresh.strategy(0, noise)
+    for es in (a, b):
+        es.tell(es.ask(), np.sin(np.arange(4.0)))
+    assert a.mean.tobytes() == b.mean.tobytes()
+    with pytest.raises(ValueError, match="shape"):
+        PairTable(2, 10, cfg).load_state_dict(saved)
 
 
 @pytest.mark.parametrize("field,value,words", [

@@ -268,8 +268,8 @@ def test_first_batch_and_offspring_formula():
     fitness, descriptors = planar_arm(params)
     info = me.tell(population, fitness, descriptors)
     filled = me.archive.filled_cells()
-    assert info["new"] == filled.size and info["new"] + info["improved"] <= 8
-    assert info["sigma"] == 0.5 and info["update_norm"] == 0.0
+    assert info["new_cells"] == filled.size and info["new_cells"] + info["improved_cells"] <= 8
+    assert set(info) == {"archive_filled", "qd_score", "new_cells", "improved_cells"}
     np.testing.assert_array_equal(me.mean, params[np.argmax(fitness)])
 
     population = me.ask()
@@ -297,7 +297,7 @@ def test_failed_members_are_never_inserted_and_empty_archive_restarts_from_theta
     me = arm_map_elites("gaussian", population=6)
     population = me.ask()
     info = me.tell(population, np.full(6, np.nan), np.zeros((6, 2)))
-    assert info["new"] == 0 and not me.archive.state["occupied"].any()
+    assert info["new_cells"] == 0 and not me.archive.state["occupied"].any()
     population = me.ask()  # still empty: a fresh initial batch, new keys
     assert np.all(population.parent_cell == -1) and population.generation == 1
     fitness = np.array([np.nan, -1.0, np.nan, -2.0, np.nan, np.nan])
@@ -311,12 +311,15 @@ def test_tell_checks_order_and_descriptors():
     population = me.ask()
     with pytest.raises(RuntimeError):
         me.ask()
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"needs behaviour descriptors.*\(4, 2\)"):
         me.tell(population, np.zeros(4))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"descriptors have shape \(4, 3\), expected \(4, 2\)"):
         me.tell(population, np.zeros(4), np.zeros((4, 3)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fitness has shape"):
         me.tell(population, np.zeros(3), np.zeros((4, 2)))
+    assert me.generation == 0
+    me.tell(population, np.zeros(4), np.zeros((4, 2)))  # the population is still pending
+    assert me.generation == 1
     with pytest.raises(ValueError):
         MAPElites(MAPElitesConfig(variation="crossover"), np.zeros(JOINTS),
                   CounterNoise(0, JOINTS), GridArchive(2, (2, 2), 0.0, 1.0, JOINTS))
@@ -372,4 +375,4 @@ def test_archive_from_config_and_registry_style_constructor():
     assert me.uses_descriptors and me.archive.cells == 400
     info = step(me)
     m = me.archive.metrics(offset=ARM_OFFSET)
-    assert info["archive_filled"] == m["filled"] == info["new"] and info["qd_score"] == m["qd_score"]
+    assert info["archive_filled"] == m["filled"] == info["new_cells"] and info["qd_score"] == m["qd_score"]

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from mpies.config import CEMConfig, CMAESConfig, GAConfig
 from mpies.envs.functions import FUNCTIONS
 from mpies.noise import CounterNoise, NoiseTable
-from mpies.strategies import CEM, CMAES, GA
+from mpies.strategies import CEM, CMAES, GA, CEMConfig, CMAESConfig, GAConfig
 from mpies.strategies.cma_es import CMAParameters, default_population
 
 cma = pytest.importorskip("cma")
@@ -103,11 +102,11 @@ def test_cem_extra_noise_keeps_a_variance_floor(schedule, floor):
         population = es.ask()
         es.tell(population, -np.array([FUNCTIONS["sphere"](es.member_params(population, i)) for i in range(50)]))
         z = 4.0 if schedule == "constant" else max(2.0 - generation / 5.0, 0.0)
-        assert np.all(es.state["std"] ** 2 >= z - 1e-12)
+        assert np.all(es.state.std ** 2 >= z - 1e-12)
     if schedule == "constant":  # still exploring at std 2 around the optimum
-        assert np.all(es.state["std"] >= 2.0)
+        assert np.all(es.state.std >= 2.0)
     else:  # the noise has run out: the distribution collapses onto the optimum
-        assert np.all(es.state["std"] < 0.5)
+        assert np.all(es.state.std < 0.5)
 
 
 def test_ga_with_elitism_never_loses_its_best():
@@ -118,6 +117,6 @@ def test_ga_with_elitism_never_loses_its_best():
         population = es.ask()
         values = np.array([FUNCTIONS["sphere"](es.member_params(population, i)) for i in range(20)])
         es.tell(population, -values)
-        best.append(es.state["parent_fitness"][0])
+        best.append(es.state.parent_fitness[0])
     assert all(b >= a for a, b in zip(best, best[1:]))
     assert best[-1] > -0.5 * FUNCTIONS["sphere"](np.full(5, 3.0)) * 0.1

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from mpies.config import OpenAIESConfig
+from mpies import registry
 from mpies.noise import CounterNoise, NoiseTable
 from mpies.optim import SGD, Adam
 from mpies.shaping import centered_ranks, normalized, raw
-from mpies.strategies import STRATEGIES, OpenAIES
+from mpies.strategies import OpenAIES, OpenAIESConfig
 
 
 def quadratic(dim, seed=0):
@@ -116,12 +116,27 @@ def test_shapings():
 
 
 def test_adam_first_step_is_learning_rate_times_sign():
-    adam = Adam(3, learning_rate=0.1)
-    step = adam.step(np.array([2.0, -0.5, 0.0]))
+    adam = Adam()
+    state = adam.init(3)
+    step = adam.step(state, np.array([2.0, -0.5, 0.0]), learning_rate=0.1)
     np.testing.assert_allclose(step, [0.1, -0.1, 0.0], atol=1e-6)
-    sgd = SGD(2, learning_rate=0.5, momentum=0.0)
-    np.testing.assert_allclose(sgd.step(np.array([1.0, -2.0])), [0.5, -1.0])
+    assert int(state.t) == 1 and state.t.shape == () and np.any(state.m) and np.any(state.v)
+    sgd = SGD(momentum=0.0)
+    np.testing.assert_allclose(sgd.step(sgd.init(2), np.array([1.0, -2.0]), learning_rate=0.5), [0.5, -1.0])
+
+
+def test_optimizer_state_is_updated_in_place_and_the_learning_rate_comes_from_the_state():
+    config = OpenAIESConfig(population=4, weight_decay=0.0)
+    es = OpenAIES(config, np.zeros(3), CounterNoise(seed=0, dim=3))
+    m, theta = es.state.optimizer.m, es.state.theta
+    es.state.learning_rate[...] = 0.0  # a zero step size: the moments move, theta does not
+    population = es.ask()
+    es.tell(population, np.arange(4.0))
+    assert es.state.optimizer.m is m and es.state.theta is theta and np.any(m)
+    np.testing.assert_array_equal(es.mean, np.zeros(3))
+    assert float(es.state.learning_rate) == 0.0  # OpenAI-ES itself never changes it
 
 
 def test_registry_names_every_strategy():
-    assert STRATEGIES["openai_es"] is OpenAIES
+    assert registry.get("openai_es").strategy is OpenAIES
+    assert registry.get("openai_es").config is OpenAIESConfig

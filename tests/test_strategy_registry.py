@@ -1,4 +1,4 @@
-"""Every registered strategy runs through the MPI runner, rank-count invariant and resume-exact."""
+"""Every registered strategy runs through the driver, rank-count invariant and resume-exact."""
 
 import h5py
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from conftest import assert_bitwise_equal, load_result, run_mpies
 from mpies.envs.functions import FUNCTIONS
-from mpies.algorithms import ALGORITHMS
+from mpies import registry
 
 STRATEGY_TABLES = {
     "openai_es": "population = 8\nsigma = 0.3\nlearning_rate = 0.2",
@@ -34,7 +34,7 @@ def write_config(tmp_path, variant: str, generations: int):
 
 
 def test_every_registered_strategy_is_covered():
-    assert {v.split("-")[0] for v in STRATEGY_TABLES} == set(ALGORITHMS)
+    assert {v.split("-")[0] for v in STRATEGY_TABLES} == {n for n, a in registry.algorithms().items() if a.strategy}
 
 
 @pytest.mark.parametrize("variant", sorted(STRATEGY_TABLES))
@@ -66,3 +66,37 @@ def test_rank_count_invariance_and_exact_resume(tmp_path, variant):
               check_rc=75)
     run_mpies(4, "resume", resumed)
     assert_bitwise_equal(results[1], load_result(resumed))
+
+
+def _in_process(config_path, out, **kwargs):
+    """``mpies run`` in this process (one rank, no mpiexec)."""
+    from mpies import config as config_mod, driver
+    cfg = config_mod.load(str(config_path))
+    cfg.output.path = str(out)
+    return driver.run(cfg, log=lambda line: None, **kwargs)
+
+
+@pytest.mark.parametrize("variant", sorted(STRATEGY_TABLES) + ["poet"])
+def test_every_algorithm_runs_and_resumes_exactly_in_process(tmp_path, variant):
+    from mpies import driver
+    from conftest import POET_TINY
+    if variant == "poet":
+        config = tmp_path / "poet.toml"
+        config.write_text(POET_TINY)
+    else:
+        config = write_config(tmp_path, variant, generations=60 if variant == "cma_es-ipop" else 10)
+    generations = 6 if variant == "poet" else (60 if variant == "cma_es-ipop" else 10)
+    straight = tmp_path / "straight.h5"
+    assert _in_process(config, straight).status == "finished"
+    pieces = tmp_path / "pieces.h5"
+    stopped = _in_process(config, pieces, stop_after=3)
+    assert (stopped.status, stopped.generation, stopped.exit_code) == ("preempted", 3, 75)
+    done = driver.resume(pieces, log=lambda line: None)
+    assert (done.status, done.generation) == ("finished", generations)
+    a, b = load_result(straight), load_result(pieces)
+    assert_bitwise_equal(a, b)
+    assert int(a["next_generation"]) == generations
+    with h5py.File(straight, "r") as f:
+        family = str(f.attrs["history_family"])
+        assert family == {"poet": "poet", "map_elites": "qd"}.get(variant.split("-")[0], "search")
+        assert f["history"].shape == (generations,)

@@ -1,4 +1,4 @@
-"""Tetris through the MPI runner: CEM runs are rank-count invariant and resume exactly."""
+"""Tetris through the driver: CEM runs are rank-count invariant and resume exactly."""
 
 import pytest
 

@@ -16,54 +16,12 @@ import click
 import numpy as np
 
 from .. import config as config_mod
-from ..io import RunFileError, open_run, read_state
+from ..io import RunFileError
 from ..io.adaptation import check_not_live, write_adaptation
-from ..policies import ObsNormalizer
+from ..io.archive import read_archive_run
 from ..qd import ite
 from ..tasks import make_task  # module attribute: tests substitute a task with damage support
 from .errors import EXIT_IO, fail, user_errors
-
-
-def load_archive(path) -> dict:
-    """The filled cells of ``/archive`` and what the damaged task needs, read from a run file.
-
-    Returns a dict with ``cells`` int64 ``(n,)`` (archive cell numbers), ``params``,
-    ``descriptors``, ``fitness`` of those cells, ``lower``/``upper``, the stored ``config`` text,
-    ``status`` and the observation ``normalizer`` of the latest checkpoint. Raises RunFileError
-    (one line) for a file without an archive or with an empty one.
-    """
-    with open_run(path) as f:
-        if "archive" not in f:
-            raise RunFileError(f"{path}: no /archive in this run file; `mpies adapt` needs the file of a "
-                               f"MAP-Elites run (algorithm = \"map_elites\")")
-        group = f["archive"]
-        missing = [k for k in ("occupied", "fitness", "descriptors", "params") if k not in group]
-        bounds = {}
-        for k in ("lower", "upper"):
-            if k in group.attrs:
-                bounds[k] = np.asarray(group.attrs[k], dtype=np.float64).reshape(-1)
-            elif k in group:
-                bounds[k] = np.asarray(group[k][()], dtype=np.float64).reshape(-1)
-            else:
-                missing.append(k)
-        if missing:
-            raise RunFileError(f"{path}: /archive lacks {', '.join(missing)}; not a complete MAP-Elites archive")
-        occupied = np.asarray(group["occupied"][()], dtype=bool)
-        cells = np.flatnonzero(occupied).astype(np.int64)
-        out = {"cells": cells, "fitness": np.asarray(group["fitness"][()], dtype=np.float64)[cells],
-               "descriptors": np.asarray(group["descriptors"][()], dtype=np.float64)[cells],
-               "params": np.asarray(group["params"][()], dtype=np.float64)[cells],
-               "config": str(f.attrs["config"]), "status": str(f.attrs.get("status", "")), **bounds}
-        try:
-            _, state = read_state(f)
-            normalizer = ObsNormalizer(len(state["normalizer/sum"]))
-            normalizer.state = {k: state[f"normalizer/{k}"] for k in normalizer.state}
-        except (RunFileError, KeyError):
-            normalizer = ObsNormalizer(0)  # no statistics: the task uses the identity
-        out["normalizer"] = normalizer
-    if cells.size == 0:
-        raise RunFileError(f"{path}: the archive has no filled cell; nothing to adapt")
-    return out
 
 
 def _fmt(x: float) -> str:
@@ -107,22 +65,25 @@ def adapt(path, damage, name, kappa, length_scale, alpha, max_trials, noise, see
     name = damage.replace("/", "_") if name is None else name
     if not name or "/" in name or name in (".", ".."):
         fail(f"--name: got {name!r}; expected a non-empty name without '/'")
-    archive = load_archive(path)
-    check_not_live(path, archive["status"])
+    run = read_archive_run(path)
+    check_not_live(path, run.status)
+    cells = run.archive.filled_cells()
+    if cells.size == 0:
+        raise RunFileError(f"{path}: the archive has no filled cell; nothing to adapt")
     if not os.access(path, os.W_OK):
         raise RunFileError(f"{path}: not writable; the trials could not be stored (copy the file, or fix "
                            f"its permissions)")
     settings = ite.ITEConfig(kappa=kappa, length_scale=length_scale, alpha=alpha,
                              max_trials=max_trials, noise=noise)
-    cfg = config_mod.from_toml(archive["config"])
+    cfg = config_mod.from_toml(run.config)
     cfg.env_kwargs = {**cfg.env_kwargs, "damage": damage}
     task = make_task(cfg)
     try:
-        result, baseline_row, baseline = _run(path, archive, task, settings, damage, seed)
+        result, baseline_row, baseline = _run(run, cells, task, settings, damage, seed)
     finally:
         task.close()
 
-    cells, prior = archive["cells"], archive["fitness"]
+    prior = run.archive.state["fitness"][cells]
     rec = result.records
     arrays = {"cell": np.array([cells[r.cell] for r in rec], dtype=np.int64),
               "measured": np.array([r.measured for r in rec]),
@@ -161,10 +122,11 @@ def adapt(path, damage, name, kappa, length_scale, alpha, max_trials, noise, see
     click.echo(f"trials written to {path}: /adaptation/{name}")
 
 
-def _run(path, archive, task, settings, damage, seed):
-    """The M-BOA loop, printing each trial, then the baseline: ``(result, baseline row, value)``."""
-    cells, prior = archive["cells"], archive["fitness"]
-    params, normalizer = archive["params"], archive["normalizer"]
+def _run(run, cells, task, settings, damage, seed):
+    """The M-BOA loop over the filled ``cells`` of ``run``'s archive, printing each trial, then
+    the baseline: ``(result, baseline row, value)`` (rows index ``cells``)."""
+    state, normalizer = run.archive.state, run.normalizer
+    prior, params = state["fitness"][cells], state["params"][cells]
 
     def trial(row: int) -> float:
         return float(task.evaluate(params[row], [seed], normalizer).fitness)
@@ -173,13 +135,13 @@ def _run(path, archive, task, settings, damage, seed):
         click.echo(f"trial {r.trial + 1:>3}  cell {cells[r.cell]:>6}  descriptor {_descriptor(r.descriptor)}  "
                    f"measured {_fmt(r.measured)}  predicted {_fmt(r.predicted_mean)} +- {r.predicted_std:.4f}")
 
-    click.echo(f"adapting {path} ({cells.size} filled cells) to damage {damage!r}: kappa {settings.kappa}, "
+    click.echo(f"adapting {run.path} ({cells.size} filled cells) to damage {damage!r}: kappa {settings.kappa}, "
                f"length scale {settings.length_scale}, alpha {settings.alpha}, at most "
                f"{settings.max_trials} trials, episode seed {seed}")
     if prior.max() <= 0:
         click.echo("note: the archive's fitness is <= 0, so the stop rule (best >= alpha x highest "
                    "predicted) can hardly fire; expect all --max-trials trials")
-    result = ite.adapt(params, archive["descriptors"], prior, archive["lower"], archive["upper"],
+    result = ite.adapt(params, state["descriptors"][cells], prior, run.archive.lower, run.archive.upper,
                        trial, settings, on_trial=show)
     baseline_row = int(np.argmax(prior))
     return result, baseline_row, trial(baseline_row)

@@ -15,6 +15,7 @@ USER_ERRORS = (ConfigError, RunFileError)
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_IO = 74  # EX_IOERR
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 def fail(message: str) -> None:
@@ -58,7 +59,11 @@ def mpi_errors(command):
             sys.exit(EXIT_FAILED)
         except OutputError as exc:  # rank 0 alone writes: end the job, no traceback
             comm.abort_with_message(f"Error: {exc}", EXIT_IO)
-        except (SystemExit, KeyboardInterrupt):
+        except KeyboardInterrupt:  # a second Ctrl-C: stop every rank now
+            comm.abort_with_message("Error: interrupted twice; stopped without a new checkpoint (the last "
+                                    "one in the run file is intact: `mpies resume` continues from it)",
+                                    EXIT_INTERRUPTED)
+        except SystemExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - any failure must end every rank
             comm.abort_on_exception(exc)

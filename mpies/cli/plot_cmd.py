@@ -1,9 +1,12 @@
 """``mpies plot``: learning curves of one or more runs, overlaid; or (``--archive``) the archive of a
 quality-diversity run as a heatmap of fitness over the descriptor space.
 
-Curves: by default fitness_mean, fitness_max and eval_return, or, for a quality-diversity run
-(its history has ``archive_filled >= 0``), qd_score and archive_filled. Fields of one kind share a
-panel; qd_score and archive_filled each get their own (their scales differ by orders of magnitude).
+Curves: by default those of the run's history family (:data:`DEFAULT_FIELDS`): fitness_mean,
+fitness_max and eval_return for a search run, qd_score and archive_filled for a quality-diversity
+run, fitness_mean, fitness_max and score_max for POET. Returns (members' fitness, evaluations,
+pair scores) share a panel; every other column gets its own (qd_score, a sum over cells, and
+counts differ from a return by orders of magnitude). ``-y`` names any history column
+(:data:`mpies.io.schema.ALL_FIELDS`); one that a file's history lacks is an error.
 
 Archive heatmaps (``--archive``, one run file):
 
@@ -29,33 +32,65 @@ the learning curves as any run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 import numpy as np
 
-from ..io import RunFileError, open_run, poet_tables, read_history
-from ..io.schema import HISTORY_DTYPE
-from .errors import user_errors
+from ..io.archive import read_archive_run
+from ..io.history import POET, QD, SEARCH, read_run_history, require_columns
+from ..io.schema import ALL_FIELDS, UNITS
+from ..io.summary import read_poet
+from ..qd.archives import nearest_centroid
+from .errors import fail, user_errors
 
 X_AXES = ("generation", "env_steps", "wall_time")
-Y_FIELDS = tuple(n for n in HISTORY_DTYPE.names if n not in X_AXES)
-DEFAULT_FIELDS = ("fitness_mean", "fitness_max", "eval_return")
-QD_FIELDS = ("qd_score", "archive_filled")
-"""Default curves of a quality-diversity run; each is drawn in a panel of its own."""
-QD_LABELS = {"qd_score": "QD score", "archive_filled": "filled cells"}
+Y_FIELDS = tuple(n for n in ALL_FIELDS if n not in X_AXES)
+DEFAULT_FIELDS = {SEARCH: ("fitness_mean", "fitness_max", "eval_return"),
+                  QD: ("qd_score", "archive_filled"),
+                  POET: ("fitness_mean", "fitness_max", "score_max")}
+"""History family -> the curves drawn when no ``-y`` is given."""
+RETURN_PANEL = "return"
+SHARED = tuple(n for n in Y_FIELDS if UNITS[n] == "return" and n != "qd_score")
+"""Columns drawn in the one "return" panel; qd_score, a sum over cells, gets a panel of its own."""
+LABELS = {"qd_score": "QD score", "archive_filled": "filled cells"}
 STYLES = {"fitness_mean": "-", "fitness_max": ":", "eval_return": "o-"}
 VORONOI_PIXELS = 400
 """Raster resolution (per side) of a 2-D CVT archive's Voronoi image."""
 
 
+def image_path(output: str) -> str:
+    """Where the image goes: ``output``, with matplotlib's default extension (png) when it has
+    none. Ends the command (one line, exit 2) if its folder is missing or not writable, or the
+    extension names a format matplotlib cannot write -- before any file is read."""
+    import matplotlib  # here, as in plot(): the other commands start without it
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(output)
+    if not path.suffix:
+        path = path.with_name(f"{path.name}.{matplotlib.rcParams['savefig.format']}")
+    folder = path.parent
+    if not folder.is_dir():
+        fail(f"-o: {output}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        fail(f"-o: {output}: folder {str(folder)!r} is not writable")
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if path.suffix[1:].lower() not in formats:
+        fail(f"-o: {output}: matplotlib cannot write {path.suffix!r} images; use one of "
+             + ", ".join(sorted(formats)))
+    return str(path)
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", default="curve.png", type=click.Path(dir_okay=False), help="image file")
+@click.option("-o", "--output", default="curve.png", type=click.Path(dir_okay=False),
+              help="image file; its extension names the format (png, pdf, svg, ...)")
 @click.option("-x", "x_axis", default="generation", type=click.Choice(X_AXES), help="horizontal axis")
 @click.option("-y", "y_fields", multiple=True, type=click.Choice(Y_FIELDS),
-              help="curves to draw (repeatable) [default: fitness_mean, fitness_max and eval_return; "
-                   "qd_score and archive_filled for quality-diversity runs]")
+              help="history columns to draw (repeatable) [default: fitness_mean, fitness_max and "
+                   "eval_return; qd_score and archive_filled for quality-diversity runs; "
+                   "fitness_mean, fitness_max and score_max for POET]")
 @click.option("--archive", "archive", is_flag=True,
               help="draw the archive of a quality-diversity run (one file) as a fitness heatmap "
                    "instead of curves")
@@ -63,63 +98,55 @@ VORONOI_PIXELS = 400
 def plot(paths, output, x_axis, y_fields, archive):
     """Draw learning curves of the run files PATHS into one image, or with --archive the
     archive of one quality-diversity run."""
+    output = image_path(output)
+    if archive and len(paths) != 1:
+        fail(f"--archive draws one run file; got {len(paths)}")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     if archive:
-        if len(paths) != 1:
-            raise RunFileError(f"--archive draws one run file; got {len(paths)}")
         fig = _archive_figure(plt, paths[0])
-    elif len(paths) == 1 and not y_fields and is_poet_run(paths[0]):
-        fig = poet_figure(plt, paths[0], x_axis)
     else:
-        fig = _curves_figure(plt, paths, x_axis, y_fields)
+        runs = [read_run_history(path) for path in paths]
+        if len(runs) == 1 and not y_fields and runs[0].family == POET:
+            fig = poet_figure(plt, paths[0], x_axis)
+        else:
+            fig = _curves_figure(plt, runs, x_axis, y_fields)
     fig.savefig(output, dpi=120)
     plt.close(fig)
     click.echo(f"wrote {output}")
 
 
 # --------------------------------------------------------------------------- curves
-def is_qd_history(history: np.ndarray) -> bool:
-    """Whether a history comes from a quality-diversity run (some ``archive_filled >= 0``)."""
-    return history.size > 0 and bool(np.any(history["archive_filled"] >= 0))
+def _panel(field: str) -> str:
+    return RETURN_PANEL if field in SHARED else field
 
 
-def _curves_figure(plt, paths, x_axis, y_fields):
-    runs = []
-    for path in paths:
-        with open_run(path) as f:
-            history = read_history(f)
-            env = str(f.attrs["env"])
-        fields = y_fields or (QD_FIELDS if is_qd_history(history) else DEFAULT_FIELDS)
-        runs.append((path, env, history, fields))
-    # one panel for the return-like fields (as always), one per QD field
-    panels = []
-    for _, _, _, fields in runs:
-        for field in fields:
-            panel = field if field in QD_FIELDS else "return"
-            if panel not in panels:
-                panels.append(panel)
+def _ylabel(panel: str) -> str:
+    """The panel's axis label: a name of :data:`LABELS`, else the column with its unit."""
+    if panel in LABELS or panel == RETURN_PANEL:
+        return LABELS.get(panel, panel)
+    return panel if UNITS[panel] == "1" else f"{panel} ({UNITS[panel]})"
+
+
+def _curves_figure(plt, runs, x_axis, y_fields):
+    fields_of = [y_fields or DEFAULT_FIELDS[run.family] for run in runs]
+    for run, fields in zip(runs, fields_of):
+        require_columns(run, fields)  # before drawing anything
+    panels = list(dict.fromkeys(_panel(field) for fields in fields_of for field in fields))
     fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
                              figsize=(8, 5 if len(panels) == 1 else 1.2 + 2.9 * len(panels)))
     axes = {panel: ax for panel, ax in zip(panels, axes[:, 0])}
-    for i, (path, env, history, fields) in enumerate(runs):
+    for i, (run, fields) in enumerate(zip(runs, fields_of)):
         color = f"C{i % 10}"
         for field in fields:
-            y = history[field].astype(float)
+            y = run.history[field].astype(float)
             keep = ~np.isnan(y)
-            if field == "archive_filled":
-                keep &= y >= 0  # -1: not a quality-diversity run
-            if field in QD_FIELDS and not keep.any():
-                click.echo(f"warning: {path}: no {field} values (not a quality-diversity run); "
-                           f"nothing drawn for it", err=True)
-                continue
-            ax = axes[field if field in QD_FIELDS else "return"]
-            ax.plot(history[x_axis][keep], y[keep], STYLES.get(field, "-"), color=color,
-                    markersize=3, label=f"{Path(path).stem} ({env}) {field}")
+            axes[_panel(field)].plot(run.history[x_axis][keep], y[keep], STYLES.get(field, "-"), color=color,
+                                     markersize=3, label=f"{Path(run.path).stem} ({run.env}) {field}")
     for panel, ax in axes.items():
-        ax.set_ylabel(QD_LABELS.get(panel, panel))
+        ax.set_ylabel(_ylabel(panel))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
@@ -131,32 +158,6 @@ def _curves_figure(plt, paths, x_axis, y_fields):
 # --------------------------------------------------------------------------- POET
 POET_LEGEND_MAX = 15
 """Pairs up to which the score panel has a legend; beyond, each line's end is labelled by its id."""
-
-
-def is_poet_run(path) -> bool:
-    """Whether a run file comes from a POET run (``algorithm = "poet"``)."""
-    with open_run(path) as f:
-        return str(f.attrs.get("algorithm", "")) == "poet"
-
-
-def read_poet(path) -> dict:
-    """What the POET figure draws: pair summaries, event and score tables, history, context.
-
-    Raises:
-        RunFileError: not a run file, or no pair created yet.
-    """
-    from ..cli.inspect_cmd import _solved_score
-    from ..poet.summary import pair_summaries
-
-    with open_run(path) as f:
-        events, scores = poet_tables.read(f)
-        out = {"events": events, "scores": scores, "history": read_history(f),
-               "env": str(f.attrs.get("env", "?")), "solved_score": _solved_score(str(f.attrs["config"]))}
-    if not np.any(events["kind"] == b"created"):
-        raise RunFileError(f"{path}: no POET pairs in /poet/events yet (the run has not finished an "
-                           f"iteration); nothing to draw")
-    out["pairs"] = pair_summaries(events, scores)
-    return out
 
 
 def _iteration_to_x(history: np.ndarray, x_axis: str):
@@ -209,10 +210,9 @@ def poet_figure(plt, path, x_axis="generation"):
     ax_scores.grid(alpha=0.3)
     if len(pairs) <= POET_LEGEND_MAX and ax_scores.get_legend_handles_labels()[0]:
         ax_scores.legend(fontsize=7, loc="best")
-    kinds = events["kind"]
-    n_transfers = int(np.sum(np.char.startswith(kinds, b"transfer")))
-    ax_scores.set_title(f"{Path(path).stem} ({a['env']}): {len(pairs)} pairs created, "
-                        f"{n_transfers} transfers accepted, {int(np.sum(kinds == b'removed'))} removed",
+    counts = a["counts"]
+    ax_scores.set_title(f"{Path(path).stem} ({a['env']}): {counts['pairs_created']} pairs created, "
+                        f"{counts['transfers_accepted']} transfers accepted, {counts['pairs_removed']} removed",
                         fontsize=9)
 
     # (b) family tree
@@ -233,7 +233,7 @@ def poet_figure(plt, path, x_axis="generation"):
     edges = [[(node_x[i], lane[p["parent_id"]]), (node_x[i], i)]
              for i, p in enumerate(pairs) if p["parent_id"] in lane]
     ax_tree.add_collection(LineCollection(edges, colors="0.25", linewidths=1.0, zorder=2, gid="poet-edges"))
-    transfers = events[np.char.startswith(kinds, b"transfer")]
+    transfers = events[np.char.startswith(events["kind"], b"transfer")]
     transfers = transfers[np.isin(transfers["source_id"], list(lane)) & np.isin(transfers["pair_id"], list(lane))]
     if transfers.size:
         # transfers of one iteration side by side, between 0.15 and 0.45 of the way to the next
@@ -311,46 +311,12 @@ def nested_grid_image(values: np.ndarray, bins) -> np.ndarray:
     return grid.transpose(order).reshape(int(np.prod(bins[1::2])), int(np.prod(bins[0::2])))
 
 
-def _attr_or_dataset(group, name):
-    """A geometry value, kept as an attribute or (when large) as a dataset of ``/archive``."""
-    if name in group:
-        return group[name][()]
-    if name in group.attrs:
-        return group.attrs[name]
-    raise RunFileError(f"{group.file.filename}: /archive has no {name!r}; the file is incomplete")
-
-
-def read_archive(path) -> dict:
-    """The archive of a quality-diversity run file: arrays, geometry and context for the title.
-
-    Raises:
-        RunFileError: the file is not a run file, or has no ``/archive``.
-    """
-    with open_run(path) as f:
-        if "archive" not in f:
-            raise RunFileError(f"{path}: no /archive in this run file (algorithm "
-                               f"{f.attrs.get('algorithm', '?')}); --archive needs a quality-diversity "
-                               f"(MAP-Elites) run")
-        g = f["archive"]
-        kind = str(_attr_or_dataset(g, "kind"))
-        out = {"kind": kind, "occupied": g["occupied"][()].astype(bool),
-               "fitness": g["fitness"][()].astype(float),
-               "lower": np.asarray(_attr_or_dataset(g, "lower"), dtype=float).reshape(-1),
-               "upper": np.asarray(_attr_or_dataset(g, "upper"), dtype=float).reshape(-1),
-               "env": str(f.attrs.get("env", "?")), "history": read_history(f)}
-        if kind == "grid":
-            out["bins"] = np.asarray(_attr_or_dataset(g, "bins"), dtype=np.int64).reshape(-1)
-        elif kind == "cvt":
-            out["centroids"] = np.asarray(_attr_or_dataset(g, "centroids"), dtype=float)
-        else:
-            raise RunFileError(f"{path}: /archive kind {kind!r} is not one this mpies can draw (grid, cvt)")
-    return out
-
-
 def _archive_figure(plt, path):
-    a = read_archive(path)
-    values = np.where(a["occupied"], a["fitness"], np.nan)
-    filled, cells = int(a["occupied"].sum()), a["occupied"].size
+    run = read_archive_run(path)
+    a = run.archive
+    occupied = a.state["occupied"]
+    values = np.where(occupied, a.state["fitness"], np.nan)
+    filled, cells = int(occupied.sum()), occupied.size
     if filled:
         vmin, vmax = float(np.nanmin(values)), float(np.nanmax(values))
         if vmin == vmax:
@@ -359,21 +325,20 @@ def _archive_figure(plt, path):
         vmin, vmax = 0.0, 1.0
     cmap = plt.get_cmap("viridis").with_extremes(bad="white")  # empty cells
     style = {"cmap": cmap, "vmin": vmin, "vmax": vmax}
-    history = a["history"]
-    title = f"{Path(path).stem} ({a['env']}): {filled}/{cells} cells filled ({100 * filled / cells:.1f}%)"
-    if history.size and history["archive_filled"][-1] >= 0:
+    history = run.history
+    title = f"{Path(path).stem} ({run.env}): {filled}/{cells} cells filled ({100 * filled / cells:.1f}%)"
+    if history.size and "qd_score" in history.dtype.names:
         title += (f", QD score {history['qd_score'][-1]:.6g} after "
                   f"{int(history['generation'][-1]) + 1} generations")
     if filled:
         title += f"\nbest {vmax:.4g}, mean {float(np.nanmean(values)):.4g}"
-    dims = a["lower"].size
-    if a["kind"] == "grid" and dims == 2:
+    if a.kind == "grid" and a.dims == 2:
         fig, ax = plt.subplots(figsize=(7, 6))
         image = _grid_2d(ax, values, a)
-    elif a["kind"] == "grid":
+    elif a.kind == "grid":
         fig, ax = plt.subplots(figsize=(8, 7))
         image = _grid_nested(ax, values, a)
-    elif dims == 2:
+    elif a.dims == 2:
         fig, ax = plt.subplots(figsize=(7, 6))
         image = _cvt_2d(ax, values, a)
     else:
@@ -393,8 +358,8 @@ def _aspect(lower, upper) -> str:
 
 
 def _grid_2d(ax, values, a):
-    lower, upper = a["lower"], a["upper"]
-    image = ax.imshow(nested_grid_image(values, a["bins"]), origin="lower", interpolation="nearest",
+    lower, upper = a.lower, a.upper
+    image = ax.imshow(nested_grid_image(values, a.bins), origin="lower", interpolation="nearest",
                       extent=(lower[0], upper[0], lower[1], upper[1]),
                       aspect=_aspect(lower, upper))
     ax.set_xlabel("descriptor 0")
@@ -403,7 +368,7 @@ def _grid_2d(ax, values, a):
 
 
 def _grid_nested(ax, values, a):
-    bins, lower, upper = list(a["bins"]), a["lower"], a["upper"]
+    bins, lower, upper = list(a.bins), a.lower, a.upper
     image = nested_grid_image(values, bins)
     padded = bins + [1] * (len(bins) % 2)
     squat = not 1 / 3 <= image.shape[0] / image.shape[1] <= 3  # e.g. 3-D: stretch, keep it readable
@@ -433,18 +398,13 @@ def _grid_nested(ax, values, a):
     return shown
 
 
-def _nearest_centroid(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    from ..qd.archives import _nearest
-    return _nearest(points, centroids)
-
-
 def _cvt_2d(ax, values, a):
-    lower, upper, centroids = a["lower"], a["upper"], a["centroids"]
+    lower, upper, centroids = a.lower, a.upper, a.centroids
     n = VORONOI_PIXELS
     xs = lower[0] + (np.arange(n) + 0.5) * (upper[0] - lower[0]) / n
     ys = lower[1] + (np.arange(n) + 0.5) * (upper[1] - lower[1]) / n
     gx, gy = np.meshgrid(xs, ys)
-    cell = _nearest_centroid(np.column_stack([gx.ravel(), gy.ravel()]), centroids).reshape(n, n)
+    cell = nearest_centroid(np.column_stack([gx.ravel(), gy.ravel()]), centroids).reshape(n, n)
     extent = (lower[0], upper[0], lower[1], upper[1])
     aspect = _aspect(lower, upper)
     image = ax.imshow(values[cell], origin="lower", interpolation="nearest", extent=extent, aspect=aspect)
@@ -463,7 +423,7 @@ def _cvt_2d(ax, values, a):
 
 def _cvt_projections(plt, values, a, style, title):
     """CVT archives of 1 or >= 3 dimensions: centroids on pairs of (the first 4) dimensions."""
-    centroids, lower, upper = a["centroids"], a["lower"], a["upper"]
+    centroids, lower, upper = a.centroids, a.lower, a.upper
     dims = centroids.shape[1]
     if dims == 1:
         centroids = np.column_stack([centroids, np.zeros(len(centroids))])

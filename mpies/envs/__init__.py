@@ -1,4 +1,8 @@
-"""Environment factories: gymnasium ids, checked before any process starts a rollout."""
+"""Environments: gymnasium ids, checked before any process starts a rollout, and mpies's own
+(:mod:`.tetris`, :mod:`.bipedal_terrain`, :mod:`.ant`, :mod:`.functions`).
+
+Nothing here knows of tasks: :mod:`mpies.tasks` builds on these.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ import importlib
 import gymnasium as gym
 
 from ..config import ConfigError
+from .quiet import quiet_third_party_warnings, route_mujoco_warnings
+
+__all__ = ["FAMILIES", "FreshBox2DWorld", "check_env_id", "fresh_world", "make_env",
+           "quiet_third_party_warnings", "route_mujoco_warnings"]
 
 FAMILIES = {
     "classic control": ["CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCarContinuous-v0"],
@@ -36,16 +44,32 @@ def check_env_id(env_id: str) -> None:
 
 
 def make_env(env_id: str, env_kwargs: dict | None = None) -> gym.Env:
-    """Create the environment without gymnasium's passive checker (it costs time every step)."""
+    """Create the environment without gymnasium's passive checker (it costs time every step).
+
+    Raises:
+        ConfigError: an unknown id, ``env_kwargs`` the environment rejects, or a missing optional
+            dependency (e.g. ``gymnasium[box2d]``); one line.
+    """
     check_env_id(env_id)
     name = env_id.partition(":")[2] or env_id
     try:
+        if _uses_mujoco(name):
+            route_mujoco_warnings()
         env = gym.make(name, disable_env_checker=True, **(env_kwargs or {}))
     except TypeError as exc:
         raise ConfigError(f"env_kwargs: {env_id} rejected them: {exc}") from None
+    except (gym.error.DependencyNotInstalled, ImportError) as exc:
+        reason = " ".join(str(exc).split())  # gymnasium's hints may span lines
+        raise ConfigError(f"env: {env_id} cannot be made, a dependency is missing: {reason}") from None
     if type(env.unwrapped).__name__ == "BipedalWalker":
         env = FreshBox2DWorld(env)
     return env
+
+
+def _uses_mujoco(name: str) -> bool:
+    """Whether gymnasium's entry point of ``name`` is one of its MuJoCo environments."""
+    entry_point = gym.spec(name).entry_point
+    return isinstance(entry_point, str) and entry_point.startswith("gymnasium.envs.mujoco")
 
 
 class FreshBox2DWorld(gym.Wrapper):

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from .reader import RunFileError
-from .writer import LIBVER, _quiet_cleanup, describe
+from .writer import LIBVER, quiet_cleanup, describe
 
 GROUP = "adaptation"
 
@@ -38,7 +38,7 @@ def write_adaptation(path: str | os.PathLike, name: str, arrays: dict, attrs: di
         OSError: the write failed; the message is one line.
     """
     try:
-        with _quiet_cleanup(), h5py.File(path, "r+", libver=LIBVER, locking=False) as f:
+        with quiet_cleanup(), h5py.File(path, "r+", libver=LIBVER, locking=False) as f:
             check_not_live(path, f.attrs.get("status", ""))
             parent = f.require_group(GROUP)
             if name in parent:

@@ -6,7 +6,8 @@
                        created_at, active; datasets theta (the agent at the last checkpoint) and
                        history (iteration, score) of the pair, copied from /poet/scores
 
-The checkpoint itself (every pair's parameters and optimiser state) is in ``/state``.
+The checkpoint itself (every pair's parameters and optimiser state) is in ``/state``. Each
+function takes the run file opened by :class:`mpies.io.RunWriter` (its one write of a generation).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from .writer import RunWriter
 
 EVENT_DTYPE = np.dtype([
     ("iteration", np.int64),
@@ -35,55 +35,51 @@ SCORE_DTYPE = np.dtype([
 ])
 
 
-def _append(group: h5py.Group, name: str, rows: list[tuple], dtype: np.dtype) -> None:
-    if name not in group:
+def create(f: h5py.File) -> None:
+    """Empty ``/poet/events`` and ``/poet/scores`` in a new run file (later appends are SWMR-safe)."""
+    group = f.create_group("poet")
+    for name, dtype in (("events", EVENT_DTYPE), ("scores", SCORE_DTYPE)):
         group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,))
-    data = group[name]
-    n = data.shape[0]
-    data.resize((n + len(rows),))
-    if rows:
-        data[n:] = np.array(rows, dtype=dtype)
 
 
-def append(path, events: list[tuple], scores: list[tuple]) -> None:
+def append(f: h5py.File, events: list[tuple], scores: list[tuple]) -> None:
     """Append event and score rows (tuples in the dtypes' field order)."""
-    with RunWriter(path).edit() as f:
-        group = f.require_group("poet")
-        _append(group, "events", events, EVENT_DTYPE)
-        _append(group, "scores", scores, SCORE_DTYPE)
+    for name, rows, dtype in (("events", events, EVENT_DTYPE), ("scores", scores, SCORE_DTYPE)):
+        if rows:
+            data = f["poet"][name]
+            n = data.shape[0]
+            data.resize((n + len(rows),))
+            data[n:] = np.array(rows, dtype=dtype)
 
 
-def write_pairs(path, pairs) -> None:
+def write_pairs(f: h5py.File, pairs) -> None:
     """(Re)write ``/poet/pairs/<id>`` for every active pair of a PairTable; mark retired ones."""
     s = pairs.state
-    with RunWriter(path).edit() as f:
-        group = f.require_group("poet/pairs")
-        scores = f["poet/scores"][()] if "poet/scores" in f else np.zeros(0, SCORE_DTYPE)
-        active = set()
-        for slot in pairs.slots():
-            pair_id = pairs.pair_id(slot)
-            active.add(str(pair_id))
-            g = group.require_group(str(pair_id))
-            for name in ("theta", "history"):
-                if name in g:
-                    del g[name]
-            g["theta"] = s["theta"][slot]
-            g["history"] = np.stack([scores["iteration"], scores["score"]], axis=1)[scores["pair_id"] == pair_id]
-            g.attrs.update(terrain=s["terrain"][slot], terrain_seed=s["terrain_seed"][slot],
-                           parent_id=s["parent_id"][slot], created_at=s["created_at"][slot], active=True)
-        for name in group:
-            if name not in active:
-                group[name].attrs["active"] = False
+    group = f.require_group("poet/pairs")
+    scores = f["poet/scores"][()]
+    active = set()
+    for slot in pairs.slots():
+        pair_id = pairs.pair_id(slot)
+        active.add(str(pair_id))
+        g = group.require_group(str(pair_id))
+        for name in ("theta", "history"):
+            if name in g:
+                del g[name]
+        g["theta"] = pairs.theta(slot)
+        g["history"] = np.stack([scores["iteration"], scores["score"]], axis=1)[scores["pair_id"] == pair_id]
+        g.attrs.update(terrain=s["terrain"][slot], terrain_seed=s["terrain_seed"][slot],
+                       parent_id=s["parent_id"][slot], created_at=s["created_at"][slot], active=True)
+    for name in group:
+        if name not in active:
+            group[name].attrs["active"] = False
 
 
-def truncate(path, iterations: int) -> None:
+def truncate(f: h5py.File, iterations: int) -> None:
     """Drop rows of iterations >= ``iterations`` (written after the checkpoint a resume starts from)."""
-    with RunWriter(path).edit() as f:
-        for name in ("events", "scores"):
-            if f"poet/{name}" in f:
-                data = f[f"poet/{name}"]
-                keep = int(np.searchsorted(data["iteration"][()], iterations, side="left"))
-                data.resize((keep,))
+    for name in ("events", "scores"):
+        data = f["poet"][name]
+        keep = int(np.searchsorted(data["iteration"][()], iterations, side="left"))
+        data.resize((keep,))
 
 
 def read(f: h5py.File) -> tuple[np.ndarray, np.ndarray]:

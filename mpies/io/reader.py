@@ -12,7 +12,7 @@ import time
 import h5py
 import numpy as np
 
-from .schema import SCHEMA_VERSION
+from .schema import RESUMABLE_VERSIONS, SCHEMA_VERSION
 
 
 class RunFileError(Exception):
@@ -49,15 +49,27 @@ def _check_run_file(f: h5py.File, path: str) -> h5py.File:
     if "schema_version" not in f.attrs or "history" not in f:
         f.close()
         raise RunFileError(f"{path}: an HDF5 file, but not an mpies run (no schema_version / history)")
-    if int(f.attrs["schema_version"]) > SCHEMA_VERSION:
+    version = int(f.attrs["schema_version"])
+    if version > SCHEMA_VERSION:
+        written_by = str(f.attrs.get("mpies_version", "?"))
         f.close()
-        raise RunFileError(f"{path}: schema version {f.attrs['schema_version']} is newer than this "
-                           f"mpies understands ({SCHEMA_VERSION}); upgrade mpies")
+        raise RunFileError(f"{path}: written by mpies {written_by} (schema version {version}), newer "
+                           f"than this mpies understands ({SCHEMA_VERSION}); upgrade mpies")
     return f
 
 
+def check_resumable(f: h5py.File) -> None:
+    """Raise RunFileError unless this mpies can continue the run in ``f`` (its schema version)."""
+    version = int(f.attrs["schema_version"])
+    if version not in RESUMABLE_VERSIONS:
+        from .. import __version__
+        raise RunFileError(f"{f.filename}: written by mpies {f.attrs.get('mpies_version', '?')} (schema "
+                           f"version {version}); mpies {__version__} reads it but cannot resume it: "
+                           f"continue it with the mpies that wrote it")
+
+
 def read_history(f: h5py.File) -> np.ndarray:
-    """All history rows as a structured array (see ``HISTORY_DTYPE``)."""
+    """All history rows as a structured array (its columns: :mod:`mpies.io.schema`)."""
     return f["history"][()]
 
 
@@ -101,6 +113,8 @@ def resume_action(path, config_text: str, generations: int) -> str:
                            f"{', '.join(differing)}); pass -o for a new file, or --overwrite to replace it")
     if int(pointer[0]) < 0:
         return "new"
+    with open_run(path) as f:
+        check_resumable(f)
     return "finished" if int(pointer[1]) >= generations else "resume"
 
 

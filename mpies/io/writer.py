@@ -21,9 +21,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .schema import HISTORY_DTYPE, SCHEMA_VERSION
+from .schema import SCHEMA_VERSION, columns, history_dtype
 
 HISTORY_CHUNK = 256  # rows per chunk of /history
+HISTORY_ROW_BYTES = 256  # an upper bound of any family's row size, for the free-space check
 LIBVER = ("v110", "v110")  # superblock v3: needed for SWMR, still readable by HDF5 1.10 tools
 
 
@@ -60,7 +61,7 @@ def describe(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_cleanup():
+def quiet_cleanup():
     """Silence h5py's "Exception ignored in __dealloc__" echoes of a failing write (the error itself
     is raised and reported once)."""
     previous = sys.unraisablehook
@@ -85,13 +86,9 @@ class RunWriter:
     # ------------------------------------------------------------------ creation
     @classmethod
     def create(cls, path, attrs: dict, state: dict[str, np.ndarray], best: dict[str, np.ndarray],
-               overwrite: bool = False, archive: tuple[dict, dict] | None = None) -> "RunWriter":
-        """Create a new run file with empty history and two state slots shaped like ``state``.
-
-        ``archive``: (arrays, geometry) of a quality-diversity archive, kept in ``/archive`` and
-        rewritten every generation; geometry arrays larger than 64 values become datasets, the
-        rest attributes of ``/archive``.
-        """
+               family: str = "search", overwrite: bool = False, tables=None) -> "RunWriter":
+        """Create a new run file with an empty ``family`` history and two state slots shaped like
+        ``state``; ``tables(f)``, if given, adds the program's own groups (e.g. ``/archive``)."""
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(path)
@@ -99,25 +96,22 @@ class RunWriter:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
             ensure_space(path.parent, 3 * _nbytes(state) + _nbytes(best))
-            with _quiet_cleanup(), h5py.File(tmp, "w", libver=LIBVER, locking=False) as f:
-                f.attrs.update({"schema_version": SCHEMA_VERSION, "status": "running", "end_time": "",
-                                **attrs})
-                f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
-                                 chunks=(HISTORY_CHUNK,))
+            with quiet_cleanup(), h5py.File(tmp, "w", libver=LIBVER, locking=False) as f:
+                f.attrs.update({"schema_version": SCHEMA_VERSION, "history_family": family,
+                                "status": "running", "end_time": "", **attrs})
+                history = f.create_dataset("history", shape=(0,), maxshape=(None,),
+                                           dtype=history_dtype(family), chunks=(HISTORY_CHUNK,))
+                history.attrs["doc"] = "one row per generation"
+                for column in columns(family):
+                    history.attrs[f"doc:{column.name}"] = column.doc
+                    history.attrs[f"units:{column.name}"] = column.units
                 pointer = f.create_dataset("state/pointer", data=np.array([-1, 0], dtype=np.int64))
                 pointer.attrs["doc"] = "[slot of the latest complete checkpoint (-1: none), its next generation]"
                 for slot in ("slot0", "slot1"):
                     _write_tree(f.create_group(f"state/{slot}"), state)
                 _write_tree(f.create_group("best"), best)
-                if archive is not None:
-                    arrays, geometry = archive
-                    group = f.create_group("archive")
-                    _write_tree(group, arrays)
-                    for name, value in geometry.items():
-                        if np.size(value) > 64:
-                            group.create_dataset(name, data=value)
-                        else:
-                            group.attrs[name] = value
+                if tables is not None:
+                    tables(f)
             os.replace(tmp, path)
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)
@@ -128,7 +122,7 @@ class RunWriter:
     @contextlib.contextmanager
     def _open(self, swmr: bool):
         try:
-            with _quiet_cleanup():
+            with quiet_cleanup():
                 yield from self._opened(swmr)
         except (OSError, RuntimeError) as exc:
             raise OutputError(f"cannot write {self.path}: {describe(exc)}. The last complete checkpoint in it is "
@@ -136,7 +130,7 @@ class RunWriter:
                               f"`mpies resume {self.path}`") from exc
 
     def _opened(self, swmr: bool):
-        ensure_space(self.path.parent, HISTORY_CHUNK * HISTORY_DTYPE.itemsize)
+        ensure_space(self.path.parent, HISTORY_CHUNK * HISTORY_ROW_BYTES)
         try:
             f = h5py.File(self.path, "r+", libver=LIBVER, locking=False)
         except OSError as exc:
@@ -153,27 +147,29 @@ class RunWriter:
             f.close()
 
     def write_generation(self, row: np.void | dict, state: dict | None = None,
-                         best: dict | None = None, archive: dict | None = None) -> None:
-        """Append one history row; optionally write a checkpoint and/or the new best.
+                         best: dict | None = None, tables=None) -> None:
+        """Append one history row; optionally write a checkpoint and/or the new best, in one open.
 
         Args:
-            row: a record with the fields of ``HISTORY_DTYPE``.
+            row: a record with the fields of the file's ``/history``.
             state: flat ``name -> array`` (same names and shapes as at creation) plus
                 ``next_generation``: written to the slot not pointed at, then the pointer flips.
             best: ``name -> array`` replacing ``/best``.
-            archive: ``name -> array`` replacing the arrays of ``/archive``.
+            tables: ``tables(f)`` updates the program's own datasets in place (SWMR rules: resize
+                and overwrite, no new objects).
         """
         with self._open(swmr=True) as f:
             history = f["history"]
             n = history.shape[0]
             history.resize((n + 1,))
-            record = np.zeros((), dtype=HISTORY_DTYPE)
-            for name in HISTORY_DTYPE.names:
+            record = np.zeros((), dtype=history.dtype)
+            for name in history.dtype.names:
                 record[name] = row[name]
             history[n] = record
-            for group, values in (("best", best), ("archive", archive)):
-                for name, value in (values or {}).items():
-                    f[group][name][...] = value
+            for name, value in (best or {}).items():
+                f["best"][name][...] = value
+            if tables is not None:
+                tables(f)
             if state is not None:
                 self._write_checkpoint(f, state)
 
@@ -195,11 +191,14 @@ class RunWriter:
         and closed on exit; write errors become :class:`OutputError`."""
         return self._open(swmr=False)
 
-    def truncate_history(self, generations: int) -> None:
-        """Drop history rows past ``generations`` (rows written after the checkpoint resumed from)."""
+    def truncate_history(self, generations: int, tables=None) -> None:
+        """Drop history rows past ``generations`` (rows written after the checkpoint resumed from);
+        ``tables(f)`` drops the program's rows of those generations likewise."""
         with self._open(swmr=False) as f:
             if f["history"].shape[0] > generations:
                 f["history"].resize((generations,))
+            if tables is not None:
+                tables(f)
 
     def set_attrs(self, **attrs) -> None:
         """Update root attributes (not possible while in SWMR mode, hence a plain open)."""
@@ -224,3 +223,22 @@ def repair(path: str | os.PathLike) -> None:
         for name in src:
             src.copy(src[name], dst, name=name)
     os.replace(tmp, path)
+
+
+def create_group(f: h5py.File, name: str, arrays: dict[str, np.ndarray], attrs: dict | None = None) -> None:
+    """A new group of fixed-shape datasets (a program's table, e.g. ``/archive``); attribute values
+    of more than 64 entries become datasets (HDF5 attributes are limited to 64 KiB)."""
+    group = f.create_group(name)
+    _write_tree(group, arrays)
+    for key, value in (attrs or {}).items():
+        if np.size(value) > 64:
+            group.create_dataset(key, data=value)
+        else:
+            group.attrs[key] = value
+
+
+def overwrite_group(f: h5py.File, name: str, arrays: dict[str, np.ndarray]) -> None:
+    """Overwrite the datasets of a group made by :func:`create_group` in place (SWMR-safe)."""
+    group = f[name]
+    for key, value in arrays.items():
+        group[key][...] = value

@@ -2,9 +2,12 @@
 
 Capacity is fixed (``max_pairs + max_admitted`` slots, :data:`ARCHIVE_CAPACITY` archived
 terrains) so a checkpoint has the same array shapes for the whole run. A slot holds one pair:
-its terrain, its agent ``theta`` and the OpenAI-ES state that improves it (sigma, learning rate,
-Adam moments, steps taken). Pairs are identified by ids given in creation order; "oldest" means
-the smallest id.
+its terrain, its score, and the :class:`mpies.strategies.openai_es.OpenAIESState` that improves
+its agent (``theta``, ``sigma``, ``learning_rate``, ES steps taken as ``generation``, Adam moments
+as ``optimizer/m``, ``optimizer/v``, ``optimizer/t``). Those states are rows of stacked arrays of
+:attr:`PairTable.state` (``state["theta"]`` is ``(capacity, dim)``, ``state["sigma"]``
+``(capacity,)``), and :meth:`PairTable.strategy` hands out an OpenAI-ES that updates its row in
+place. Pairs are identified by ids given in creation order; "oldest" means the smallest id.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..envs.bipedal_terrain import TerrainParams
-from ..strategies.openai_es import OpenAIES
+from ..strategies.openai_es import OpenAIES, OpenAIESState
 
 ARCHIVE_CAPACITY = 4096  # terrains ever admitted; POET admits at most a few per mutation step
 
@@ -27,11 +30,14 @@ class PairTable:
     Args:
         capacity: pair slots.
         dim: policy parameters.
-        es_config: the POETConfig (its OpenAI-ES fields drive every pair's ES step).
+        es_config: the POETConfig (its OpenAI-ES fields drive every pair's ES step; its
+            ``learning_rate_decay`` and ``learning_rate_min`` the learning rate of each pair).
     """
 
     def __init__(self, capacity: int, dim: int, es_config):
         self.es_config = es_config
+        template = OpenAIESState.initial(es_config, np.zeros(dim))
+        self._es_names = tuple(template.arrays())
         self.state = {
             "active": np.zeros(capacity, dtype=bool),
             "pair_id": np.full(capacity, -1, dtype=np.int64),
@@ -40,17 +46,14 @@ class PairTable:
             "terrain": np.zeros((capacity, 5), dtype=np.float64),
             "terrain_seed": np.zeros(capacity, dtype=np.int64),
             "score": np.full(capacity, np.nan),        # return of the pair's theta on its terrain
-            "theta": np.zeros((capacity, dim)),
-            "sigma": np.zeros(capacity),
-            "learning_rate": np.zeros(capacity),
-            "steps": np.zeros(capacity, dtype=np.int64),  # ES steps taken = key generation
-            "adam_m": np.zeros((capacity, dim)),
-            "adam_v": np.zeros((capacity, dim)),
-            "adam_t": np.zeros(capacity, dtype=np.int64),
+            **{name: np.zeros((capacity, *a.shape), dtype=a.dtype) for name, a in template.arrays().items()},
             "next_id": np.zeros((), dtype=np.int64),
             "archive": np.zeros((ARCHIVE_CAPACITY, 5)),
             "archive_size": np.zeros((), dtype=np.int64),
         }
+        # slot -> its OpenAIESState, whose arrays are views of row `slot` of the stacked arrays
+        self._es = [template.view({name: self.state[name][slot, ...] for name in self._es_names})
+                    for slot in range(capacity)]
 
     # ------------------------------------------------------------------ queries
     def slots(self) -> list[int]:
@@ -68,10 +71,22 @@ class PairTable:
         """Terrain vectors of every admitted environment, ``(A, 5)``."""
         return self.state["archive"][: int(self.state["archive_size"])]
 
+    def es_state(self, slot: int) -> OpenAIESState:
+        """The ES state of ``slot``: views into this table (writing it writes the table)."""
+        return self._es[slot]
+
+    def theta(self, slot: int) -> np.ndarray:
+        """The pair's agent, float64 ``(dim,)``: a view into the table (copy it to keep it)."""
+        return self._es[slot].theta
+
+    def sigma(self, slot: int) -> float:
+        """The pair's perturbation std for its next ES step."""
+        return float(self._es[slot].sigma)
+
     # ------------------------------------------------------------------ changes
     def add(self, terrain: TerrainParams, terrain_seed: int, theta: np.ndarray, iteration: int,
             parent_id: int = -1) -> int:
-        """Admit a new pair with a fresh optimiser; returns its id."""
+        """Admit a new pair with a fresh ES state at ``theta``; returns its id."""
         s = self.state
         free = np.flatnonzero(~s["active"])
         if free.size == 0:
@@ -81,57 +96,60 @@ class PairTable:
         slot, pair_id = int(free[0]), int(s["next_id"])
         s["active"][slot], s["pair_id"][slot], s["parent_id"][slot] = True, pair_id, parent_id
         s["created_at"][slot], s["terrain"][slot] = iteration, terrain.vector()
-        s["terrain_seed"][slot], s["score"][slot], s["theta"][slot] = terrain_seed, np.nan, theta
-        s["sigma"][slot], s["learning_rate"][slot] = self.es_config.sigma, self.es_config.learning_rate
-        s["steps"][slot] = 0
-        self.reset_optimizer(slot)
-        s["next_id"] = np.asarray(pair_id + 1, dtype=np.int64)
+        s["terrain_seed"][slot], s["score"][slot] = terrain_seed, np.nan
+        self._es[slot].load_dict(OpenAIESState.initial(self.es_config, theta).to_dict())
+        s["next_id"][...] = pair_id + 1
         s["archive"][int(s["archive_size"])] = terrain.vector()
-        s["archive_size"] = np.asarray(int(s["archive_size"]) + 1, dtype=np.int64)
+        s["archive_size"][...] = int(s["archive_size"]) + 1
         return pair_id
 
     def remove(self, slot: int) -> None:
         """Retire a pair; its terrain stays in the archive."""
         self.state["active"][slot] = False
 
-    def reset_optimizer(self, slot: int) -> None:
-        """Zero the Adam moments (after a transfer replaces theta, as the reference code does)."""
-        self.state["adam_m"][slot] = 0.0
-        self.state["adam_v"][slot] = 0.0
-        self.state["adam_t"][slot] = 0
+    def replace_agent(self, slot: int, theta: np.ndarray) -> None:
+        """A transfer: ``theta`` becomes the pair's agent, with fresh optimizer moments (as the
+        reference code does); sigma, the learning rate and the step count stay."""
+        fresh = OpenAIESState.initial(self.es_config, theta).to_dict()
+        for name in self._es_names:
+            if name == "theta" or name.startswith("optimizer/"):
+                self.state[name][slot] = fresh[name]
 
     # ------------------------------------------------------------------ ES steps
     def strategy(self, slot: int, noise, theta: np.ndarray | None = None, salt=None) -> OpenAIES:
-        """An OpenAI-ES positioned at this slot's state.
+        """An OpenAI-ES for this slot.
+
+        Without ``theta`` it works on the slot's state in place: its ``tell`` is the pair's ES step
+        (follow it with :meth:`stepped`). With ``theta`` (a proposal transfer: another pair's
+        agent) it gets a fresh state at ``theta`` with a copy of this slot's ES settings (sigma,
+        learning rate, Adam moments, steps), and the table stays as it is.
 
         Args:
             noise: the run's noise source; keys are salted per pair (or per proposal).
-            theta: start from these parameters instead of the pair's own (proposal transfers).
+            theta: float64 ``(dim,)`` start of a proposal.
             salt: key salt; default ``(ES_STEP, pair_id)``.
         """
-        s = self.state
         salt = (ES_STEP, self.pair_id(slot)) if salt is None else salt
-        es = OpenAIES(self.es_config, s["theta"][slot] if theta is None else theta, noise.salted(salt))
-        es.state["sigma"] = np.asarray(s["sigma"][slot])
-        es.state["generation"] = np.asarray(s["steps"][slot], dtype=np.int64)
-        es.optimizer.learning_rate = float(s["learning_rate"][slot])
-        es.optimizer.state.update(m=s["adam_m"][slot].copy(), v=s["adam_v"][slot].copy(),
-                                  t=np.asarray(s["adam_t"][slot], dtype=np.int64))
-        return es
+        state = self._es[slot]
+        if theta is not None:
+            state = state.copy()
+            state.theta[...] = theta
+        return OpenAIES(self.es_config, state.theta, noise.salted(salt), state=state)
 
-    def store(self, slot: int, es: OpenAIES) -> None:
-        """Write an ES step's result back and decay the learning rate."""
-        s, c = self.state, self.es_config
-        s["theta"][slot], s["sigma"][slot] = es.mean, es.sigma
-        s["steps"][slot] = es.generation
-        s["adam_m"][slot], s["adam_v"][slot] = es.optimizer.state["m"], es.optimizer.state["v"]
-        s["adam_t"][slot] = es.optimizer.state["t"]
-        s["learning_rate"][slot] = max(s["learning_rate"][slot] * c.learning_rate_decay, c.learning_rate_min)
+    def stepped(self, slot: int) -> None:
+        """After the pair's ES step: decay its learning rate by ``learning_rate_decay``, down to
+        ``learning_rate_min``."""
+        c, learning_rate = self.es_config, self._es[slot].learning_rate
+        learning_rate[...] = max(float(learning_rate) * c.learning_rate_decay, c.learning_rate_min)
 
     # ------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self.state.items()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for k in self.state:
-            self.state[k] = np.array(state[k], dtype=self.state[k].dtype)
+        """Copy ``state`` into the table's arrays in place (the pairs' ES states are views of them)."""
+        for k, current in self.state.items():
+            value = np.asarray(state[k])
+            if value.shape != current.shape:
+                raise ValueError(f"pair table {k!r} has shape {value.shape}, expected {current.shape}")
+            current[...] = value

@@ -7,8 +7,8 @@ arrays (``archive.state``), identical on every rank.
 
 from .archives import (IMPROVED, NEW, NOT_ADDED, AddPlan, ArchiveBase, CVTArchive, GridArchive,
                        cvt_centroids, make_archive)
-from .map_elites import SELECTION_STREAM, MAPElites, MAPElitesConfig, MAPElitesPopulation
+from .map_elites import SELECTION_STREAM, MAPElites, MAPElitesConfig, MAPElitesPopulation, MAPElitesState
 
 __all__ = ["IMPROVED", "NEW", "NOT_ADDED", "SELECTION_STREAM", "AddPlan", "ArchiveBase",
            "CVTArchive", "GridArchive", "MAPElites", "MAPElitesConfig", "MAPElitesPopulation",
-           "cvt_centroids", "make_archive"]
+           "MAPElitesState", "cvt_centroids", "make_archive"]

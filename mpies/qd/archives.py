@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import seeding
+
 NOT_ADDED = 0
 """Status of a member that did not enter the archive (worse or equal elite, or failed)."""
 IMPROVED = 1
@@ -295,7 +297,7 @@ class GridArchive(ArchiveBase):
                 "upper": self.upper.copy()}
 
 
-def _nearest(points: np.ndarray, centroids: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+def nearest_centroid(points: np.ndarray, centroids: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """Index of the nearest centroid (first among ties) of each point: ``(n, d), (k, d) -> (n,)``.
 
     Squared distances are summed dimension by dimension with elementwise operations only (no
@@ -320,18 +322,19 @@ def cvt_centroids(cells: int, lower: np.ndarray, upper: np.ndarray, seed: int, s
                   iterations: int) -> np.ndarray:
     """Centroids of a centroidal Voronoi tessellation by Lloyd's k-means, float64 ``(cells, dims)``.
 
-    ``samples`` points are drawn uniformly in the bounds from a generator seeded with ``seed``;
+    ``samples`` points are drawn uniformly in the bounds from the run's ``CVT_SAMPLES`` stream
+    (:mod:`mpies.seeding`, seeded with ``seed``);
     the first ``cells`` of them are the initial centroids; each of ``iterations`` Lloyd steps
     moves every centroid to the mean of its points (a centroid without points stays put).
     Deterministic for a given seed on any machine.
     """
     if samples < cells:
         raise ValueError(f"samples ({samples}) must be >= cells ({cells})")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x43565420]))  # "CVT "
+    rng = seeding.generator(seed, seeding.CVT_SAMPLES)
     points = lower + rng.random((samples, lower.shape[0])) * (upper - lower)
     centroids = points[:cells].copy()
     for _ in range(iterations):
-        label = _nearest(points, centroids)
+        label = nearest_centroid(points, centroids)
         count = np.bincount(label, minlength=cells)
         has = count > 0
         for j in range(lower.shape[0]):
@@ -379,7 +382,7 @@ class CVTArchive(ArchiveBase):
         """Nearest centroid of each descriptor row, float ``(n, dims)`` -> int64 ``(n,)``; -1 for NaN rows."""
         descriptors = self._check_descriptors(descriptors)
         nan = np.isnan(descriptors).any(axis=1)
-        cells = _nearest(np.where(nan[:, None], 0.0, descriptors), self.centroids)
+        cells = nearest_centroid(np.where(nan[:, None], 0.0, descriptors), self.centroids)
         cells[nan] = -1
         return cells
 

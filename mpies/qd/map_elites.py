@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import seeding
-from ..config import MAPElitesConfig
-from ..strategies.base import Strategy
+from ..config import ConfigError, StrategyConfig, option
+from ..registry import Algorithm
+from ..strategies.base import State, Strategy
 from .archives import IMPROVED, NEW, make_archive
 
 SELECTION_STREAM = seeding.ELITE_SELECTION
@@ -35,7 +36,59 @@ SELECTION_STREAM = seeding.ELITE_SELECTION
 
 VARIATIONS = ("gaussian", "iso_line_dd")
 
-__all__ = ["SELECTION_STREAM", "VARIATIONS", "MAPElites", "MAPElitesConfig", "MAPElitesPopulation"]
+__all__ = ["SELECTION_STREAM", "VARIATIONS", "MAPElites", "MAPElitesConfig", "MAPElitesPopulation",
+           "MAPElitesState"]
+
+
+@dataclass
+class MAPElitesConfig(StrategyConfig):
+    """MAP-Elites (Mouret & Clune 2015) over a grid or CVT archive of behaviour descriptors."""
+
+    population: int = option(64, "offspring per generation", min=1)
+    variation: str = option("iso_line_dd", "mutation: gaussian, or Iso+LineDD (Vassiliades & Mouret 2018)",
+                            choices=VARIATIONS)
+    sigma: float = option(0.1, "std of the isotropic Gaussian mutation", gt=0.0)
+    line_sigma: float = option(0.2, "std of the directional (line) term of Iso+LineDD", min=0.0)
+    init_sigma: float = option(1.0, "std around the initial parameters while the archive is empty", gt=0.0)
+    archive: str = option("grid", "archive geometry", choices=("grid", "cvt"))
+    bins: list[int] = option([50, 50], "grid: bins per descriptor dimension", min=1)
+    cells: int = option(1000, "cvt: number of cells (centroids by k-means on uniform samples)", min=1)
+    lower: list[float] = option([-1.0, -1.0], "lower bound of each descriptor dimension")
+    upper: list[float] = option([1.0, 1.0], "upper bound of each descriptor dimension")
+    qd_offset: float = option(0.0, "QD score = sum over filled cells of (fitness - qd_offset)")
+
+    def validate(self, run) -> None:
+        dims = len(self.lower)
+        if len(self.upper) != dims or (self.archive == "grid" and len(self.bins) != dims):
+            raise ConfigError(f"strategy.upper: lower, upper (and bins for a grid) need one entry per "
+                              f"descriptor dimension; got {len(self.lower)}, {len(self.upper)}, {len(self.bins)}")
+        if any(lo >= hi for lo, hi in zip(self.lower, self.upper)):
+            raise ConfigError(f"strategy.upper: got {self.upper}; every upper bound must exceed its "
+                              f"lower bound {self.lower}")
+
+
+@dataclass
+class MAPElitesState(State):
+    """``generation`` (int64 ``()``) and the archive's arrays, shared with ``archive.state``
+    (``cells`` cells, ``dims`` descriptor dimensions; see :mod:`mpies.qd.archives`).
+
+    Attributes:
+        generation: int64 ``()`` batches told so far.
+        occupied: bool ``(cells,)``.
+        fitness: float64 ``(cells,)``, ``-inf`` when empty.
+        descriptors: float64 ``(cells, dims)``.
+        params: float64 ``(cells, num_params)``.
+        parent_cell: int64 ``(cells,)``, -1 = bred from ``theta0``.
+        key: int64 ``(cells,)`` the perturbation key that made the elite.
+    """
+
+    generation: np.ndarray
+    occupied: np.ndarray
+    fitness: np.ndarray
+    descriptors: np.ndarray
+    params: np.ndarray
+    parent_cell: np.ndarray
+    key: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -66,9 +119,9 @@ class MAPElites(Strategy):
     """Ask/tell MAP-Elites; ``tell`` also takes the members' descriptors.
 
     Args:
-        config: a :class:`mpies.config.MAPElitesConfig` (``population``, ``variation``, ``sigma``,
-            ``line_sigma``, ``init_sigma``; ``qd_offset`` if present sets the reported QD score's
-            offset, and the archive fields are read when ``archive`` is None).
+        config: a :class:`MAPElitesConfig` (``population``, ``variation``, ``sigma``,
+            ``line_sigma``, ``init_sigma``, ``qd_offset``; the archive fields are read when
+            ``archive`` is None).
         theta0: float ``(num_params,)`` initial parameters (centre of the first batch).
         noise: a noise source from :mod:`mpies.noise` (``seed``, ``keys``, ``vector``).
         archive: an archive from :mod:`mpies.qd.archives` with ``num_params = len(theta0)``;
@@ -76,13 +129,13 @@ class MAPElites(Strategy):
             from ``config`` (CVT seeded by ``noise.seed``), so ``MAPElites(config, theta0, noise)``
             matches the constructor of the other strategies.
 
-    The checkpoint state is the archive's arrays plus ``generation`` (see :meth:`state_dict`).
+    The state (:class:`MAPElitesState`) is the archive's arrays plus ``generation``.
     """
 
     uses_descriptors = True
-    """``tell`` needs ``descriptors`` (the runner gathers them from the task)."""
+    family = "qd"
 
-    def __init__(self, config, theta0: np.ndarray, noise, archive=None):
+    def __init__(self, config: MAPElitesConfig, theta0: np.ndarray, noise, archive=None):
         if config.variation not in VARIATIONS:
             raise ValueError(f"variation: got {config.variation!r}; expected one of {VARIATIONS}")
         self.theta0 = np.array(theta0, dtype=np.float64).reshape(-1)
@@ -92,29 +145,17 @@ class MAPElites(Strategy):
         if self.theta0.shape[0] != archive.num_params or self.theta0.shape[0] != noise.dim:
             raise ValueError(f"theta0 has {self.theta0.shape[0]} parameters; the archive holds "
                              f"{archive.num_params} and the noise source draws {noise.dim}")
-        self._generation = np.zeros((), dtype=np.int64)
+        self.state = MAPElitesState(generation=np.zeros((), dtype=np.int64), **archive.state)
 
-    # ------------------------------------------------------------------ state
     @property
-    def state(self) -> dict[str, np.ndarray]:
-        """``generation`` and the archive's arrays (live references; keys do not overlap)."""
-        return {"generation": self._generation, **self.archive.state}
+    def descriptor_dims(self) -> int:
+        return self.archive.dims
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        self.archive.load_state_dict({k: state[k] for k in self.archive.state})
-        self._generation = np.array(state["generation"], dtype=np.int64).reshape(())
-        self._population = None
-
-    # ------------------------------------------------------------------ interface
     @property
     def mean(self) -> np.ndarray:
         """Parameters of the best elite (``theta0`` while the archive is empty), float64 ``(num_params,)``."""
         best = self.archive.best_cell()
-        return self.theta0 if best < 0 else self.archive.state["params"][best]
-
-    @property
-    def sigma(self) -> float:
-        return self.config.sigma
+        return self.theta0 if best < 0 else self.state.params[best]
 
     def _ask(self) -> MAPElitesPopulation:
         n, g, c = self.config.population, self.generation, self.config
@@ -138,7 +179,7 @@ class MAPElites(Strategy):
 
         Valid until the next ``tell`` (it reads the parents from the archive).
         """
-        params = self.archive.state["params"]
+        params = self.state.params
         p = int(population.parent_cell[member])
         base = self.theta0 if p < 0 else params[p]
         eps = self.noise.vector(int(population.keys[member])).astype(np.float64)
@@ -148,38 +189,23 @@ class MAPElites(Strategy):
             x += np.float64(population.line_sigma) * population.line[member] * (params[q] - base)
         return x
 
-    def tell(self, population: MAPElitesPopulation, fitness: np.ndarray,
-             descriptors: np.ndarray | None = None) -> dict[str, float]:
-        """Insert the batch into the archive.
-
-        Args:
-            population: what the last :meth:`ask` returned.
-            fitness: float ``(n,)``, maximised, member order; NaN = failed (never inserted).
-            descriptors: float64 ``(n, dims)``, member order.
+    def _tell(self, population: MAPElitesPopulation, fitness: np.ndarray,
+              descriptors: np.ndarray) -> dict[str, float]:
+        """Insert the batch into the archive (NaN fitness = failed, never inserted).
 
         Returns:
-            ``sigma``, ``update_norm`` (always 0.0: there is no mean to move), ``new`` and
-            ``improved`` (how many members filled an empty cell / beat an elite), and the
-            archive's ``archive_filled`` and ``qd_score`` after the insertion (offset
-            ``config.qd_offset``, 0 when the config has none).
+            ``new_cells`` and ``improved_cells`` (members that filled an empty cell / beat an
+            elite), and the archive's ``archive_filled`` and ``qd_score`` (offset
+            ``config.qd_offset``) after the insertion.
         """
-        if population is not self._population:
-            raise RuntimeError("tell() must receive the population returned by the last ask()")
-        if descriptors is None:
-            raise TypeError("MAP-Elites needs descriptors: tell(population, fitness, descriptors)")
-        fitness = np.array(fitness, dtype=np.float64)
-        if fitness.shape != (population.size,):
-            raise ValueError(f"fitness has shape {fitness.shape}, expected ({population.size},)")
-        descriptors = np.asarray(descriptors, dtype=np.float64)
-        if descriptors.shape != (population.size, self.archive.dims):
-            raise ValueError(f"descriptors have shape {descriptors.shape}, "
-                             f"expected ({population.size}, {self.archive.dims})")
         # offspring params are rebuilt only for members that end up stored, all before any write
         status = self.archive.add(lambda i: self.member_params(population, i), fitness, descriptors,
                                   population.parent_cell, population.keys)
-        self._generation = np.asarray(self.generation + 1, dtype=np.int64)
-        self._population = None
-        metrics = self.archive.metrics(offset=getattr(self.config, "qd_offset", 0.0))
-        return {"sigma": population.sigma, "update_norm": 0.0,
-                "new": int(np.sum(status == NEW)), "improved": int(np.sum(status == IMPROVED)),
-                "archive_filled": metrics["filled"], "qd_score": metrics["qd_score"]}
+        metrics = self.archive.metrics(offset=self.config.qd_offset)
+        return {"archive_filled": metrics["filled"], "qd_score": metrics["qd_score"],
+                "new_cells": int(np.sum(status == NEW)), "improved_cells": int(np.sum(status == IMPROVED))}
+
+
+ALGORITHMS = (Algorithm("map_elites", MAPElitesConfig,
+                        "MAP-Elites over a grid or CVT archive of behaviour descriptors "
+                        "(gaussian or Iso+LineDD variation)", strategy=MAPElites),)

@@ -10,13 +10,42 @@ Pure numpy: no MPI, no I/O.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .base import Strategy, best_first
+from ..config import StrategyConfig, option
+from ..registry import Algorithm
+from .base import State, Strategy, best_first
 from .openai_es import Population
 
 
-def extra_noise(config, generation: int) -> float:
+@dataclass
+class CEMConfig(StrategyConfig):
+    """Cross-entropy method, diagonal Gaussian, with Szita & Lőrincz (2006) extra noise."""
+
+    population: int = option(100, "members per generation", min=1)
+    elite_fraction: float = option(0.1, "fraction rho of members kept as elites", gt=0.0, max=1.0)
+    init_std: float = option(10.0, "initial std of every parameter (variance 100 as in the lecture)", gt=0.0)
+    init_mean: str = option("zero", "initial mean: zero, or the policy's initial weights",
+                            choices=("zero", "policy"))
+    extra_noise: str = option("constant", "noise added to the variance each generation",
+                              choices=("none", "constant", "decreasing"))
+    noise_constant: float = option(4.0, "eta of constant extra noise", min=0.0)
+    noise_a: float = option(5.0, "a of decreasing extra noise max(a - t/b, 0)", min=0.0)
+    noise_b: float = option(10.0, "b of decreasing extra noise max(a - t/b, 0)", gt=0.0)
+
+
+@dataclass
+class CEMState(State):
+    """Attributes: mean, std: float64 ``(n,)`` the diagonal Gaussian; generation: int64 ``()``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    generation: np.ndarray
+
+
+def extra_noise(config: CEMConfig, generation: int) -> float:
     """``Z_t`` added to every variance after generation ``generation``."""
     if config.extra_noise == "constant":
         return config.noise_constant
@@ -29,39 +58,44 @@ class CEM(Strategy):
     """Ask/tell CEM.
 
     Args:
-        config: an :class:`mpies.config.CEMConfig`.
-        theta: float64 ``(n,)`` the policy's initial parameters (used when ``init_mean = "policy"``).
+        config: a :class:`CEMConfig`.
+        theta0: float64 ``(n,)`` the policy's initial parameters (used when ``init_mean = "policy"``).
         noise: a noise source from :mod:`mpies.noise`.
     """
 
-    def __init__(self, config, theta: np.ndarray, noise):
+    def __init__(self, config: CEMConfig, theta0: np.ndarray, noise):
         self.config, self.noise = config, noise
-        mean = np.array(theta, dtype=np.float64) if config.init_mean == "policy" else np.zeros_like(theta, dtype=np.float64)
-        self.state = {"mean": mean, "std": np.full(theta.shape, config.init_std, dtype=np.float64),
-                      "generation": np.zeros((), dtype=np.int64)}
+        mean = (np.array(theta0, dtype=np.float64) if config.init_mean == "policy"
+                else np.zeros_like(theta0, dtype=np.float64))
+        self.state = CEMState(mean, np.full(theta0.shape, config.init_std, dtype=np.float64),
+                              np.zeros((), dtype=np.int64))
         self.n_elite = max(1, int(config.elite_fraction * config.population))
 
     @property
     def mean(self) -> np.ndarray:
-        return self.state["mean"]
+        return self.state.mean
 
     @property
     def sigma(self) -> float:
         """Root-mean-square of the per-parameter std (the history's ``sigma`` column)."""
-        return float(np.sqrt(np.mean(self.state["std"] ** 2)))
+        return float(np.sqrt(np.mean(self.state.std ** 2)))
 
     def _ask(self) -> Population:
         n = self.config.population
         return Population(self.generation, self.noise.keys(self.generation, n), n, False, self.sigma)
 
     def member_params(self, population: Population, member: int) -> np.ndarray:
-        return self.mean + self.state["std"] * self.noise.vector(int(population.keys[member]))
+        return self.mean + self.state.std * self.noise.vector(int(population.keys[member]))
 
-    def _tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
+    def _tell(self, population: Population, fitness: np.ndarray, descriptors=None) -> dict[str, float]:
+        s = self.state
         ranked = best_first(fitness)
         elites = np.stack([self.member_params(population, int(i)) for i in ranked[:self.n_elite]])
-        old_mean = self.mean.copy()
-        self.state["mean"] = elites.mean(axis=0)
-        variance = elites.var(axis=0) + extra_noise(self.config, self.generation)
-        self.state["std"] = np.sqrt(variance)
-        return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(self.mean - old_mean))}
+        old_mean = s.mean.copy()
+        s.mean[...] = elites.mean(axis=0)
+        s.std[...] = np.sqrt(elites.var(axis=0) + extra_noise(self.config, self.generation))
+        return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(s.mean - old_mean))}
+
+
+ALGORITHMS = (Algorithm("cem", CEMConfig, "cross-entropy method, diagonal Gaussian, optional extra noise",
+                        strategy=CEM),)

@@ -14,11 +14,27 @@ Pure numpy: no MPI, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from .base import Strategy, best_first
+from ..config import StrategyConfig, option
+from ..registry import Algorithm
+from .base import State, Strategy, best_first
 from .openai_es import Population
+
+
+@dataclass
+class CMAESConfig(StrategyConfig):
+    """CMA-ES (Hansen's tutorial defaults, as pycma), full or separable covariance."""
+
+    population: int = option(0, "members per generation (0 = 4 + floor(3 ln n))", min=0)
+    sigma: float = option(0.5, "initial step size", gt=0.0)
+    active: bool = option(True, "negative weights for the worst members (active CMA)")
+    restarts: int = option(0, "IPOP restarts allowed when the run stalls (population x ipop_factor)", min=0)
+    ipop_factor: float = option(2.0, "population multiplier at each restart", gt=1.0)
+    tolfun: float = option(1e-12, "stall: range of recent best fitness below this", min=0.0)
+    tolx: float = option(1e-11, "stall: step-size and axes below tolx * sigma0", min=0.0)
 
 
 @dataclass(frozen=True)
@@ -71,63 +87,98 @@ def default_population(n: int) -> int:
     return 4 + int(3 * np.log(n))
 
 
+def history_length(n: int, lam: int) -> int:
+    """Generations of best fitness the flat-fitness stop criterion looks at (``10 + 30 n / lam``)."""
+    return 10 + int(np.ceil(30 * n / lam))
+
+
+@dataclass
+class CMAESState(State):
+    """What changes each generation (``n`` parameters; ``B`` is empty when separable).
+
+    Attributes:
+        mean: float64 ``(n,)`` the distribution mean ``m``.
+        x0: float64 ``(n,)`` the initial mean (where IPOP restarts begin).
+        sigma: float64 ``()`` the step size.
+        C: float64 ``(n, n)`` the covariance matrix, or ``(n,)`` its diagonal when separable.
+        B: float64 ``(n, n)`` eigenvectors of ``C`` (full), ``(0,)`` when separable.
+        D: float64 ``(n,)`` square roots of the eigenvalues of ``C`` (of ``diag(C)`` when separable).
+        p_sigma, p_c: float64 ``(n,)`` the evolution paths (eq. 43, 45).
+        generation: int64 ``()`` generations over all restarts (so keys never repeat).
+        restart_generation: int64 ``()`` generations since the last (re)start.
+        eigen_generation: int64 ``()`` ``restart_generation`` of the last eigendecomposition.
+        population: int64 ``()`` the current lambda (multiplied at each IPOP restart).
+        restarts: int64 ``()`` IPOP restarts so far.
+        best_history: float64 ``(10 + 30 n,)`` best fitness of recent generations, newest last
+            (long enough for any population; NaN until filled).
+    """
+
+    mean: np.ndarray
+    x0: np.ndarray
+    sigma: np.ndarray
+    C: np.ndarray
+    B: np.ndarray
+    D: np.ndarray
+    p_sigma: np.ndarray
+    p_c: np.ndarray
+    generation: np.ndarray
+    restart_generation: np.ndarray
+    eigen_generation: np.ndarray
+    population: np.ndarray
+    restarts: np.ndarray
+    best_history: np.ndarray
+
+    @classmethod
+    def initial(cls, x0: np.ndarray, sigma: float, lam: int, separable: bool) -> CMAESState:
+        """A (re)start at ``x0`` with step size ``sigma``, population ``lam``, ``C = I``."""
+        n = x0.shape[0]
+        counter = np.zeros((), dtype=np.int64)
+        return cls(mean=np.array(x0, dtype=np.float64), x0=np.array(x0, dtype=np.float64),
+                   sigma=np.asarray(sigma, dtype=np.float64),
+                   C=np.ones(n) if separable else np.eye(n), B=np.ones(0) if separable else np.eye(n),
+                   D=np.ones(n), p_sigma=np.zeros(n), p_c=np.zeros(n), generation=counter.copy(),
+                   restart_generation=counter.copy(), eigen_generation=counter.copy(),
+                   population=np.asarray(lam, dtype=np.int64), restarts=counter.copy(),
+                   best_history=np.full(history_length(n, 1), np.nan))
+
+
 class CMAES(Strategy):
     """Ask/tell CMA-ES with a full (or, ``separable=True``, diagonal) covariance matrix.
 
     Args:
-        config: an :class:`mpies.config.CMAESConfig`.
-        theta: float64 ``(n,)`` initial mean.
+        config: a :class:`CMAESConfig`.
+        theta0: float64 ``(n,)`` initial mean.
         noise: a noise source from :mod:`mpies.noise` with ``noise.dim == n``.
         separable: diagonal covariance (sep-CMA-ES): O(n) memory and time per sample.
     """
 
-    def __init__(self, config, theta: np.ndarray, noise, separable: bool = False):
+    def __init__(self, config: CMAESConfig, theta0: np.ndarray, noise, separable: bool = False):
         self.config, self.noise, self.separable = config, noise, separable
-        n = theta.shape[0]
-        self.n = n
-        lam = config.population or default_population(n)
-        self.state = {
-            "mean": np.array(theta, dtype=np.float64),
-            "x0": np.array(theta, dtype=np.float64),
-            "sigma": np.asarray(config.sigma, dtype=np.float64),
-            "C": np.ones(n) if separable else np.eye(n),
-            "B": np.ones(0) if separable else np.eye(n),  # eigenvectors (full only)
-            "D": np.ones(n),                              # sqrt of the eigenvalues / of diag(C)
-            "p_sigma": np.zeros(n), "p_c": np.zeros(n),
-            "generation": np.zeros((), dtype=np.int64),   # over all restarts: keys never repeat
-            "restart_generation": np.zeros((), dtype=np.int64),
-            "eigen_generation": np.zeros((), dtype=np.int64),
-            "population": np.asarray(lam, dtype=np.int64),
-            "restarts": np.zeros((), dtype=np.int64),
-            # best fitness of recent generations, newest last; long enough for any population
-            "best_history": np.full(self._history_length(n, 1), np.nan),
-        }
-        self._set_parameters()
+        self.n = theta0.shape[0]
+        self.state = CMAESState.initial(theta0, config.sigma, config.population or default_population(self.n),
+                                        separable)
+        self._params: CMAParameters | None = None
 
-    @staticmethod
-    def _history_length(n: int, lam: int) -> int:
-        return 10 + int(np.ceil(30 * n / lam))
-
-    def _set_parameters(self) -> None:
-        self.params = CMAParameters.default(self.n, int(self.state["population"]), self.separable,
-                                            self.config.active)
+    @property
+    def params(self) -> CMAParameters:
+        """Strategy parameters of the current population (recomputed after a restart or a load)."""
+        lam = self.population_size
+        if self._params is None or self._params.lam != lam:
+            self._params = CMAParameters.default(self.n, lam, self.separable, self.config.active)
+        return self._params
 
     # -------------------------------------------------------------- state
     @property
     def mean(self) -> np.ndarray:
-        return self.state["mean"]
+        return self.state.mean
 
     @property
     def sigma(self) -> float:
-        return float(self.state["sigma"])
+        return float(self.state.sigma)
 
     @property
     def population_size(self) -> int:
-        return int(self.state["population"])
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        super().load_state_dict(state)
-        self._set_parameters()
+        return int(self.state.population)
 
     # -------------------------------------------------------------- sampling
     def _ask(self) -> Population:
@@ -140,29 +191,29 @@ class CMAES(Strategy):
     def _y(self, z: np.ndarray) -> np.ndarray:
         """``B D z``: a sample of N(0, C)."""
         s = self.state
-        return s["D"] * z if self.separable else s["B"] @ (s["D"] * z)
+        return s.D * z if self.separable else s.B @ (s.D * z)
 
     def member_params(self, population: Population, member: int) -> np.ndarray:
         return self.mean + population.sigma * self._y(self._z(population, member))
 
     # -------------------------------------------------------------- update
-    def _tell(self, population: Population, fitness: np.ndarray) -> dict[str, float]:
+    def _tell(self, population: Population, fitness: np.ndarray, descriptors=None) -> dict[str, float]:
         s, p, n = self.state, self.params, self.n
         ranked = best_first(fitness)
         z = np.stack([self._z(population, int(i)) for i in ranked])  # (lam, n)
-        y = z * s["D"] if self.separable else (z * s["D"]) @ s["B"].T  # rows y_i = B D z_i
-        old_mean = s["mean"].copy()
+        y = z * s.D if self.separable else (z * s.D) @ s.B.T  # rows y_i = B D z_i
+        old_mean = s.mean.copy()
 
         w_pos = p.weights[:p.mu]
         y_w = w_pos @ y[:p.mu]  # eq. 41
-        s["mean"] = old_mean + s["sigma"] * y_w  # eq. 42 with c_m = 1
+        s.mean[...] = old_mean + s.sigma * y_w  # eq. 42 with c_m = 1
         z_w = w_pos @ z[:p.mu]  # C^{-1/2} y_w = B z_w
-        c_inv_sqrt_y_w = z_w if self.separable else s["B"] @ z_w
-        s["p_sigma"] = (1 - p.cs) * s["p_sigma"] + np.sqrt(p.cs * (2 - p.cs) * p.mueff) * c_inv_sqrt_y_w  # eq. 43
-        g = int(s["restart_generation"]) + 1
-        norm_ps = np.linalg.norm(s["p_sigma"])
+        c_inv_sqrt_y_w = z_w if self.separable else s.B @ z_w
+        s.p_sigma[...] = (1 - p.cs) * s.p_sigma + np.sqrt(p.cs * (2 - p.cs) * p.mueff) * c_inv_sqrt_y_w  # eq. 43
+        g = int(s.restart_generation) + 1
+        norm_ps = np.linalg.norm(s.p_sigma)
         h_sigma = norm_ps / np.sqrt(1 - (1 - p.cs) ** (2 * g)) / p.chi_n < 1.4 + 2 / (n + 1)
-        s["p_c"] = (1 - p.cc) * s["p_c"] + h_sigma * np.sqrt(p.cc * (2 - p.cc) * p.mueff) * y_w  # eq. 45
+        s.p_c[...] = (1 - p.cc) * s.p_c + h_sigma * np.sqrt(p.cc * (2 - p.cc) * p.mueff) * y_w  # eq. 45
 
         # active weights rescaled by n / ||C^{-1/2} y_i||^2 = n / ||z_i||^2 (eq. 46)
         w = p.weights.copy()
@@ -171,56 +222,57 @@ class CMAES(Strategy):
         delta_h = (1 - h_sigma) * p.cc * (2 - p.cc)
         decay = 1 + p.c1 * delta_h - p.c1 - p.cmu * p.weights.sum()  # eq. 47
         if self.separable:
-            s["C"] = decay * s["C"] + p.c1 * s["p_c"] ** 2 + p.cmu * (w @ (y * y))
-            s["C"] = np.maximum(s["C"], 1e-300)
-            s["D"] = np.sqrt(s["C"])
+            s.C[...] = np.maximum(decay * s.C + p.c1 * s.p_c ** 2 + p.cmu * (w @ (y * y)), 1e-300)
+            s.D[...] = np.sqrt(s.C)
         else:
-            s["C"] = decay * s["C"] + p.c1 * np.outer(s["p_c"], s["p_c"]) + p.cmu * (y.T * w) @ y
-        s["sigma"] = np.asarray(s["sigma"] * np.exp((p.cs / p.damps) * (norm_ps / p.chi_n - 1)))  # eq. 44
+            s.C[...] = decay * s.C + p.c1 * np.outer(s.p_c, s.p_c) + p.cmu * (y.T * w) @ y
+        s.sigma[...] = s.sigma * np.exp((p.cs / p.damps) * (norm_ps / p.chi_n - 1))  # eq. 44
 
-        s["restart_generation"] = np.asarray(g, dtype=np.int64)
-        if not self.separable and g - int(s["eigen_generation"]) > p.eigen_gap:
+        s.restart_generation[...] = g
+        if not self.separable and g - int(s.eigen_generation) > p.eigen_gap:
             self._decompose()
-        s["best_history"] = np.roll(s["best_history"], -1)
-        s["best_history"][-1] = fitness[ranked[0]]
+        s.best_history[...] = np.roll(s.best_history, -1)
+        s.best_history[-1] = fitness[ranked[0]]
         restarted = self._maybe_restart()
-        return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(s["mean"] - old_mean)),
+        return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(s.mean - old_mean)),
                 "restarted": restarted}
 
     def _decompose(self) -> None:
         """Lazy eigendecomposition ``C = B D^2 B^T`` (tutorial section B.2)."""
         s = self.state
-        s["C"] = np.triu(s["C"]) + np.triu(s["C"], 1).T  # enforce symmetry
-        eigenvalues, s["B"] = np.linalg.eigh(s["C"])
-        s["D"] = np.sqrt(np.maximum(eigenvalues, 1e-300))
-        s["eigen_generation"] = np.asarray(int(s["restart_generation"]), dtype=np.int64)
+        s.C[...] = np.triu(s.C) + np.triu(s.C, 1).T  # enforce symmetry
+        eigenvalues, s.B[...] = np.linalg.eigh(s.C)
+        s.D[...] = np.sqrt(np.maximum(eigenvalues, 1e-300))
+        s.eigen_generation[...] = s.restart_generation
 
     # -------------------------------------------------------------- restarts
     def stalled(self) -> bool:
         """Stop criteria of the tutorial's Appendix B.3 that trigger an IPOP restart."""
         s, c = self.state, self.config
-        history = s["best_history"][-self._history_length(self.n, self.population_size):]
+        history = s.best_history[-history_length(self.n, self.population_size):]
         if not np.isnan(history).any() and np.ptp(history) < c.tolfun:
             return True
-        spread = s["sigma"] * (np.sqrt(s["C"]) if self.separable else np.sqrt(np.diag(s["C"])))
-        if np.all(spread < c.tolx * c.sigma) and np.all(s["sigma"] * np.abs(s["p_c"]) < c.tolx * c.sigma):
+        spread = s.sigma * (np.sqrt(s.C) if self.separable else np.sqrt(np.diag(s.C)))
+        if np.all(spread < c.tolx * c.sigma) and np.all(s.sigma * np.abs(s.p_c) < c.tolx * c.sigma):
             return True
-        return bool(s["D"].max() ** 2 > 1e14 * s["D"].min() ** 2)
+        return bool(s.D.max() ** 2 > 1e14 * s.D.min() ** 2)
 
     def _maybe_restart(self) -> bool:
+        """IPOP: a fresh start at ``x0`` with the population multiplied by ``ipop_factor``."""
         s = self.state
-        if int(s["restarts"]) >= self.config.restarts or not self.stalled():
+        if int(s.restarts) >= self.config.restarts or not self.stalled():
             return False
-        n = self.n
         lam = int(round(self.population_size * self.config.ipop_factor))
-        s.update({"mean": s["x0"].copy(), "sigma": np.asarray(self.config.sigma),
-                  "C": np.ones(n) if self.separable else np.eye(n),
-                  "B": np.ones(0) if self.separable else np.eye(n), "D": np.ones(n),
-                  "p_sigma": np.zeros(n), "p_c": np.zeros(n),
-                  "restart_generation": np.zeros((), dtype=np.int64),
-                  "eigen_generation": np.zeros((), dtype=np.int64),
-                  "population": np.asarray(lam, dtype=np.int64),
-                  "restarts": np.asarray(int(s["restarts"]) + 1, dtype=np.int64),
-                  "best_history": np.full_like(s["best_history"], np.nan)})
-        self._set_parameters()
+        fresh = CMAESState.initial(s.x0, self.config.sigma, lam, self.separable)
+        fresh.generation[...] = s.generation
+        fresh.restarts[...] = s.restarts + 1
+        s.load_dict(fresh.to_dict())
         return True
+
+
+ALGORITHMS = (
+    Algorithm("cma_es", CMAESConfig, "CMA-ES, full covariance, active weights, optional IPOP restarts",
+              strategy=CMAES),
+    Algorithm("sep_cma_es", CMAESConfig, "separable CMA-ES: diagonal covariance, O(n) per sample",
+              strategy=partial(CMAES, separable=True)),
+)

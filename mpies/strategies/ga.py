@@ -18,7 +18,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import seeding
-from .base import Strategy, best_first
+from ..config import ConfigError, StrategyConfig, option
+from ..registry import Algorithm
+from .base import State, Strategy, best_first
+
+
+@dataclass
+class GAConfig(StrategyConfig):
+    """Genetic algorithm with truncation selection and Gaussian mutation (Such et al. 2017)."""
+
+    population: int = option(64, "offspring per generation", min=2)
+    truncation: int = option(10, "number of best offspring kept as parents", min=1)
+    sigma: float = option(0.02, "std of the Gaussian mutation", gt=0.0)
+    elitism: bool = option(True, "carry the best parent unmutated as member 0")
+    reevaluate_elite: bool = option(True, "evaluate the elite again each generation (else keep its fitness)")
+
+    def validate(self, run) -> None:
+        if self.truncation > self.population:
+            raise ConfigError(f"strategy.truncation: got {self.truncation}; "
+                              f"must be <= strategy.population ({self.population})")
+
+
+@dataclass
+class GAState(State):
+    """Attributes: parents: float64 ``(truncation, n)`` best first; parent_fitness: float64
+    ``(truncation,)`` (``-inf`` before the first generation); generation: int64 ``()``."""
+
+    parents: np.ndarray
+    parent_fitness: np.ndarray
+    generation: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -37,19 +65,24 @@ class GAPopulation:
 
 
 class GA(Strategy):
-    """Ask/tell GA with ``config.truncation`` parents held (as vectors) on every rank."""
+    """Ask/tell GA with ``config.truncation`` parents held (as vectors) on every rank.
 
-    def __init__(self, config, theta: np.ndarray, noise):
+    Args:
+        config: a :class:`GAConfig`.
+        theta0: float64 ``(n,)`` the initial parameters (every parent at first).
+        noise: a noise source from :mod:`mpies.noise` with ``noise.dim == n``.
+    """
+
+    def __init__(self, config: GAConfig, theta0: np.ndarray, noise):
         self.config, self.noise = config, noise
         t = config.truncation
-        self.state = {"parents": np.tile(np.asarray(theta, dtype=np.float64), (t, 1)),
-                      "parent_fitness": np.full(t, -np.inf),
-                      "generation": np.zeros((), dtype=np.int64)}
+        self.state = GAState(np.tile(np.asarray(theta0, dtype=np.float64), (t, 1)), np.full(t, -np.inf),
+                             np.zeros((), dtype=np.int64))
 
     @property
     def mean(self) -> np.ndarray:
         """The best parent: what a noiseless evaluation plays."""
-        return self.state["parents"][0]
+        return self.state.parents[0]
 
     @property
     def sigma(self) -> float:
@@ -66,17 +99,22 @@ class GA(Strategy):
         return GAPopulation(g, self.noise.keys(g, n), parent_index, n, self.sigma, elite)
 
     def member_params(self, population: GAPopulation, member: int) -> np.ndarray:
-        parent = self.state["parents"][population.parent_index[member]]
+        parent = self.state.parents[population.parent_index[member]]
         if population.elite and member == 0:
             return parent.copy()
         return parent + np.float64(population.sigma) * self.noise.vector(int(population.keys[member]))
 
-    def _tell(self, population: GAPopulation, fitness: np.ndarray) -> dict[str, float]:
+    def _tell(self, population: GAPopulation, fitness: np.ndarray, descriptors=None) -> dict[str, float]:
+        s = self.state
         if population.elite and not self.config.reevaluate_elite:
-            fitness[0] = self.state["parent_fitness"][0]
+            fitness[0] = s.parent_fitness[0]
         ranked = best_first(fitness)
         chosen = ranked[:self.config.truncation]
         old_best = self.mean.copy()
-        self.state["parents"] = np.stack([self.member_params(population, int(i)) for i in chosen])
-        self.state["parent_fitness"] = fitness[chosen]
+        s.parents[...] = np.stack([self.member_params(population, int(i)) for i in chosen])
+        s.parent_fitness[...] = fitness[chosen]
         return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(self.mean - old_best))}
+
+
+ALGORITHMS = (Algorithm("ga", GAConfig, "genetic algorithm: truncation selection, Gaussian mutation, elitism",
+                        strategy=GA),)

@@ -1,7 +1,7 @@
-"""POET's loop (Algorithm 2 of Wang et al. 2019) over MPI rank subgroups.
+"""POET's program (Algorithm 2 of Wang et al. 2019) over MPI rank subgroups.
 
 Every rank holds the whole :class:`mpies.poet.pairs.PairTable` and runs the same deterministic
-loop; only per-member returns cross the network. One iteration ``t``::
+iteration; only per-member returns cross the network. One iteration ``t``::
 
     mutate    (t > 0, t % N_mutate == 0) children of pairs with score >= repro_threshold; MC on
               the parent's agent; novelty vs the archive; targeted transfer; oldest pairs retired
@@ -15,128 +15,96 @@ loop; only per-member returns cross the network. One iteration ``t``::
 
 Episodes on a terrain are deterministic: the reset seed is the terrain's seed, as in POET, so a
 score is one rollout. One-off evaluations (transfers, minimal criterion) are dealt over all ranks.
+The driver (:mod:`mpies.driver`) owns the file, signals and checkpoints.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
-from . import seeding
-from .comm import Comm, members_of
-from .envs.bipedal_terrain import BipedalTerrain, TerrainParams
-from .io import poet_tables
-from .noise import make_noise
-from .poet import terrains
-from .poet.groups import assign_groups
-from .poet.pairs import PROPOSAL, PairTable
-from .policies import Policy
-from .rollout import run_episode
-from .runner import Runner
-from .io.schema import HISTORY_DTYPE
+from .. import seeding
+from ..comm import Comm, members_of
+from ..envs.bipedal_terrain import BipedalTerrain, TerrainParams
+from ..io import poet_tables
+from ..noise import make_noise
+from ..program import Program, StepResult, fitness_fields
+from ..tasks.bipedal_terrain import TerrainEvaluator
+from . import terrains
+from .groups import assign_groups
+from .pairs import PROPOSAL, PairTable
 
 
-class TerrainEvaluator:
-    """One deterministic episode of a 24-H-H-4 tanh policy on a terrain; environments are cached
-    per terrain and rebuilt on demand.
+class POETProgram(Program):
+    """A POET run of ``config`` (``algorithm = "poet"``); construct on every rank."""
 
-    Args:
-        hidden: hidden layer sizes.
-        max_steps: episode cap (POET: 2000).
-    """
+    family = "poet"
+    unit = "iter"
+    has_checkpoint_tables = True
 
-    def __init__(self, hidden, max_steps: int):
-        probe = BipedalTerrain()
-        self.policy = Policy(probe.observation_space, probe.action_space, "mlp", hidden)
-        probe.close()
-        self.num_params, self.obs_dim, self.max_steps = self.policy.num_params, self.policy.obs_dim, max_steps
-        self._zeros, self._ones = np.zeros(self.obs_dim), np.ones(self.obs_dim)
-        self._envs: dict[tuple, BipedalTerrain] = {}
-
-    def episode(self, params: np.ndarray, terrain: np.ndarray, terrain_seed: int) -> tuple[float, int]:
-        """(return, steps) of ``params`` on terrain vector ``terrain`` (5,) with ``terrain_seed``."""
-        key = (*terrain.tolist(), int(terrain_seed))
-        env = self._envs.get(key)
-        if env is None:
-            env = self._envs[key] = BipedalTerrain(TerrainParams.from_vector(terrain), int(terrain_seed))
-        result = run_episode(env, self.policy.actor(params, self._zeros, self._ones), int(terrain_seed),
-                             self.max_steps)
-        return result.total_return, result.length
-
-    def keep_only(self, keys: set[tuple]) -> None:
-        """Close cached environments whose terrain is not in ``keys``."""
-        for key in [k for k in self._envs if k not in keys]:
-            self._envs.pop(key).close()
-
-    def close(self) -> None:
-        self.keep_only(set())
-
-
-class POETRunner(Runner):
-    """A POET run of ``config`` (``algorithm = "poet"``) writing ``path``; construct on every rank."""
-
-    def __init__(self, config, path: Path, comm: Comm, log=print):
-        self.config, self.path, self.comm, self.log = config, Path(path), comm, log
+    def __init__(self, config, comm: Comm, log=print):
+        self.config, self.comm, self.log = config, comm, log
         self.poet = config.strategy
         self.task = TerrainEvaluator(config.policy.hidden,
                                      config.rollout.max_steps or BipedalTerrain.MAX_EPISODE_STEPS)
-        self.noise = make_noise(config.noise.mode, config.seed, self.task.num_params,
-                                config.noise.table_size, comm)
-        self.strategy = None  # every pair has its own OpenAI-ES state, in self.pairs
-        self.pairs = PairTable(self.poet.max_pairs + self.poet.max_admitted, self.task.num_params, self.poet)
+        self.num_params = self.task.num_params
+        self.noise = make_noise(config.noise.mode, config.seed, self.num_params, config.noise.table_size, comm)
+        self.pairs = PairTable(self.poet.max_pairs + self.poet.max_admitted, self.num_params, self.poet)
         theta0 = self.task.policy.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS),
                                                  config.policy.init_scale)
         first_seed = self.poet.initial_terrain_seed
         if first_seed < 0:
             first_seed = int(seeding.derive(config.seed, seeding.POET_INIT, 0, 1)[0] % 2**31)
         self.pairs.add(TerrainParams.from_vector(self.poet.initial_terrain), first_seed, theta0, 0)
-        self.events: list[tuple] = []  # rows of /poet/events and /poet/scores not yet written
+        self.events: list[tuple] = []  # this iteration's rows of /poet/events and /poet/scores
         self.scores: list[tuple] = []
         self._event("created", 0, self.pairs.slots()[0])
-        self.best = {"params": theta0, "fitness": np.asarray(-np.inf),
-                     "generation": np.asarray(-1, dtype=np.int64),
-                     "obs_mean": np.zeros(self.task.obs_dim), "obs_std": np.ones(self.task.obs_dim)}
+        self._best = {"params": theta0, "fitness": np.asarray(-np.inf),
+                      "generation": np.asarray(-1, dtype=np.int64),
+                      "obs_mean": np.zeros(self.task.obs_dim), "obs_std": np.ones(self.task.obs_dim)}
         self.env_steps = 0
-        self.generation = 0
-        self.writer = None
-        self._signalled = False
         self._group: Comm | None = None
         self._group_slots: tuple | None = None
 
     def describe(self) -> str:
         p = self.poet
-        return (f"mpies poet on BipedalWalker terrains: {self.task.num_params} parameters per agent, "
-                f"population {p.population} per pair, up to {p.max_pairs} pairs, {self.comm.size} rank(s) "
-                f"-> {self.path}")
+        return (f"mpies poet on BipedalWalker terrains: {self.num_params} parameters per agent, "
+                f"population {p.population} per pair, up to {p.max_pairs} pairs, {self.comm.size} rank(s)")
 
-    # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ state and tables
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {f"poet/{k}": v for k, v in self.pairs.state_dict().items()}
-        state.update({f"best/{k}": np.array(v) for k, v in self.best.items()})
+        state.update({f"best/{k}": np.array(v) for k, v in self._best.items()})
         state["counters/env_steps"] = np.asarray(self.env_steps, dtype=np.int64)
-        state["mean"] = np.array(self.best["params"])
+        state["mean"] = np.array(self._best["params"])
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.pairs.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("poet/")})
-        self.best = {k[5:]: np.array(v) for k, v in state.items() if k.startswith("best/")}
+        self._best = {k[5:]: np.array(v) for k, v in state.items() if k.startswith("best/")}
         self.env_steps = int(state["counters/env_steps"])
         self.events, self.scores = [], []
 
-    def start_resumed(self) -> None:
-        super().start_resumed()
-        if self.comm.rank == 0:
-            poet_tables.truncate(self.path, self.generation)
+    def best(self) -> dict[str, np.ndarray]:
+        return dict(self._best)
+
+    def create_tables(self, f) -> None:
+        poet_tables.create(f)
+
+    def append_tables(self, f) -> None:
+        poet_tables.append(f, self.events, self.scores)
+
+    def checkpoint_tables(self, f) -> None:
+        poet_tables.write_pairs(f, self.pairs)
+
+    def truncate_tables(self, f, generations: int) -> None:
+        poet_tables.truncate(f, generations)
 
     # ------------------------------------------------------------------ evaluation helpers
-    def _evaluate_everywhere(self, jobs: list[tuple[np.ndarray, int]]) -> np.ndarray:
-        """Returns of one-off ``(params, slot-or-terrain)`` jobs dealt over all ranks, in job order.
-
-        Each job is ``(params, terrain vector (5,), terrain seed)``; returns float64 ``(len(jobs), 2)``
-        rows of (return, steps).
-        """
+    def _evaluate_everywhere(self, jobs: list[tuple[np.ndarray, np.ndarray, int]]) -> np.ndarray:
+        """Returns of one-off ``(params, terrain vector (5,), terrain seed)`` jobs dealt over all
+        ranks, in job order: float64 ``(len(jobs), 2)`` rows of (return, steps)."""
         mine = members_of(self.comm.rank, self.comm.size, len(jobs))
         local = np.array([self.task.episode(*jobs[j]) for j in mine], dtype=np.float64).reshape(-1, 2)
         rows = self.comm.allgather_rows(local, len(jobs))
@@ -153,12 +121,13 @@ class POETRunner(Runner):
         self.events.append((iteration, kind, self.pairs.pair_id(slot), source, parent, score, terrain, seed))
 
     # ------------------------------------------------------------------ Algorithm 2, line 5-6
-    def _mutate(self, t: int) -> None:
+    def _mutate(self, t: int) -> int:
+        """New environments by mutation; returns how many were admitted."""
         p, pairs = self.poet, self.pairs
         slots = pairs.slots()
         eligible = [s for s in slots if pairs.state["score"][s] >= p.repro_threshold]
         if not eligible:
-            return
+            return 0
         rng = seeding.generator(self.config.seed, seeding.POET_MUTATION, t)
         active = {pairs.terrain(s) for s in slots}
         children = []  # (parent slot, terrain, seed)
@@ -169,19 +138,19 @@ class POETRunner(Runner):
             if child not in active:
                 children.append((parent, child, seed))
         # minimal criterion on the parent's agent
-        mc = self._evaluate_everywhere([(pairs.state["theta"][parent], child.vector(), seed)
+        mc = self._evaluate_everywhere([(pairs.theta(parent), child.vector(), seed)
                                         for parent, child, seed in children])[:, 0]
         passing = [(c, terrains.novelty(c[1].vector(), pairs.archive(), p.novelty_k))
                    for c, score in zip(children, mc) if p.mc_lower <= score <= p.mc_upper]
         passing.sort(key=lambda item: -item[1])  # most novel first; stable on ties
         # targeted transfer: every active agent on every passing child, the best agent comes along
-        jobs = [(pairs.state["theta"][s], c[1].vector(), c[2]) for c, _ in passing for s in slots]
+        jobs = [(pairs.theta(s), c[1].vector(), c[2]) for c, _ in passing for s in slots]
         scores = self._evaluate_everywhere(jobs)[:, 0].reshape(len(passing), len(slots))
         admitted = 0
         for ((parent, child, seed), _), row in zip(passing, scores):
             best = int(np.argmax(row))  # first (oldest) agent on ties
             if admitted < p.max_admitted and p.mc_lower <= row[best] <= p.mc_upper:
-                pairs.add(child, seed, pairs.state["theta"][slots[best]].copy(), t, parent_id=pairs.pair_id(parent))
+                pairs.add(child, seed, pairs.theta(slots[best]).copy(), t, parent_id=pairs.pair_id(parent))
                 new_slot = pairs.slots()[-1]
                 pairs.state["score"][new_slot] = row[best]
                 self._event("created", t, new_slot, source=pairs.pair_id(slots[best]),
@@ -191,9 +160,10 @@ class POETRunner(Runner):
             oldest = pairs.slots()[0]
             pairs.remove(oldest)
             self._event("removed", t, oldest)
+        return admitted
 
     # ------------------------------------------------------------------ Algorithm 2, line 9-12
-    def _groups(self, slots: list[int]) -> tuple[Comm, list[int], list[int]]:
+    def _groups(self, slots: list[int], t: int) -> tuple[Comm, list[int], list[int]]:
         """This rank's subgroup and the slots of every group; rebuilt when the pairs change."""
         group_of_rank, group_of_pair = assign_groups(self.comm.size, len(slots))
         if self._group_slots != tuple(slots):
@@ -206,15 +176,14 @@ class POETRunner(Runner):
                 ranks = [r for r, rg in enumerate(group_of_rank) if rg == g]
                 ids = [str(self.pairs.pair_id(s)) for s, pg in zip(slots, group_of_pair) if pg == g]
                 layout.append(f"pairs {','.join(ids)} on ranks {ranks[0]}-{ranks[-1]}")
-            self.log(f"subgroups (iteration {self.generation}, {self._group.size} rank(s) in this one): "
-                     + "; ".join(layout))
+            self.log(f"subgroups (iteration {t}, {self._group.size} rank(s) in this one): " + "; ".join(layout))
         return self._group, group_of_rank, group_of_pair
 
     def _es_steps(self, t: int) -> np.ndarray:
         """One ES step of every pair; returns all members' returns, float64 ``(M, n)``."""
         pairs, n = self.pairs, self.poet.population
         slots = pairs.slots()
-        group, group_of_rank, group_of_pair = self._groups(slots)
+        group, group_of_rank, group_of_pair = self._groups(slots, t)
         my_group = group_of_rank[self.comm.rank]
         strategies = {s: pairs.strategy(s, self.noise) for s in slots}
         populations = {s: strategies[s].ask() for s in slots}
@@ -235,11 +204,11 @@ class POETRunner(Runner):
         returns = np.empty((len(slots), n))
         for i, s in enumerate(slots):
             strategies[s].tell(populations[s], blocks[s][:n, 0])
-            pairs.store(s, strategies[s])
+            pairs.stepped(s)
             pairs.state["score"][s] = blocks[s][n, 0]  # of theta before this step
             returns[i] = blocks[s][:n, 0]
             self.scores.append((t, pairs.pair_id(s), float(blocks[s][n, 0]), float(blocks[s][:n, 0].max()),
-                                float(pairs.state["sigma"][s])))
+                                pairs.sigma(s)))
         self.env_steps += int(shared[:, 1].sum())
         return returns
 
@@ -251,11 +220,11 @@ class POETRunner(Runner):
         routes = [(target, source) for target in slots for source in slots if source != target]
         proposals = {}
         for target, source in routes:
-            es = pairs.strategy(target, self.noise, theta=pairs.state["theta"][source],
+            es = pairs.strategy(target, self.noise, theta=pairs.theta(source),
                                 salt=(PROPOSAL, pairs.pair_id(target), pairs.pair_id(source), t))
             proposals[target, source] = (es, es.ask())
-        jobs = [(pairs.state["theta"][s], *self._terrain_of(s)) for s in slots]           # incumbents
-        jobs += [(pairs.state["theta"][source], *self._terrain_of(target)) for target, source in routes]
+        jobs = [(pairs.theta(s), *self._terrain_of(s)) for s in slots]                    # incumbents
+        jobs += [(pairs.theta(source), *self._terrain_of(target)) for target, source in routes]
         for target, source in routes:
             es, population = proposals[target, source]
             jobs += [(es.member_params(population, i), *self._terrain_of(target)) for i in range(n)]
@@ -271,7 +240,7 @@ class POETRunner(Runner):
         accepted, pending = 0, {}
         for target in slots:
             pairs.state["score"][target] = incumbent[target]
-            candidates = [(direct[r], r[1], "direct", pairs.state["theta"][r[1]]) for r in routes if r[0] == target]
+            candidates = [(direct[r], r[1], "direct", pairs.theta(r[1])) for r in routes if r[0] == target]
             candidates += [(score, r[1], "proposal", proposals[r][0].mean)
                            for r, score in zip(routes, proposed) if r[0] == target]
             best = max(range(len(candidates)), key=lambda i: (candidates[i][0], -i))
@@ -279,71 +248,44 @@ class POETRunner(Runner):
             if score > incumbent[target]:
                 pending[target] = theta.copy()
                 pairs.state["score"][target] = score
-                self._event(f"transfer_{kind}", t, target, source=pairs.pair_id(source),
-                            score=float(score))
+                self._event(f"transfer_{kind}", t, target, source=pairs.pair_id(source), score=float(score))
                 accepted += 1
         for target, theta in pending.items():  # applied after all choices: every target saw the same agents
-            pairs.state["theta"][target] = theta
-            pairs.reset_optimizer(target)
+            pairs.replace_agent(target, theta)
         return accepted
 
     # ------------------------------------------------------------------ one iteration
-    def step(self) -> tuple[np.void, bool]:
-        t, p = self.generation, self.poet
+    def step(self, generation: int) -> StepResult:
+        t, p = generation, self.poet
         t_start = time.perf_counter()
+        if t > 0:  # iteration 0 also writes the first pair's creation
+            self.events, self.scores = [], []
         steps_before, events_before = self.env_steps, len(self.events)
-        if t > 0 and t % p.mutate_every == 0:
-            self._mutate(t)
-        self.comm.bytes_sent = 0
+        created = self._mutate(t) if t > 0 and t % p.mutate_every == 0 else 0
         returns = self._es_steps(t)
         t_gather = time.perf_counter()
-        accepted = 0
-        if len(self.pairs.slots()) > 1 and t % p.transfer_every == 0:
-            accepted = self._transfer(t)
+        accepted = self._transfer(t) if len(self.pairs.slots()) > 1 and t % p.transfer_every == 0 else 0
         slots = self.pairs.slots()
         scores = self.pairs.state["score"][slots]
         top = int(np.argmax(scores))
-        improved = scores[top] > float(self.best["fitness"])
-        if improved:
-            self.best = dict(self.best, params=self.pairs.state["theta"][slots[top]].copy(),
-                             fitness=np.asarray(scores[top]), generation=np.asarray(t, dtype=np.int64))
+        best = None
+        if scores[top] > float(self._best["fitness"]):
+            self._best = best = dict(self._best, params=self.pairs.theta(slots[top]).copy(),
+                                     fitness=np.asarray(scores[top]), generation=np.asarray(t, dtype=np.int64))
         self.task.keep_only({(*self._terrain_of(s)[0].tolist(), self._terrain_of(s)[1]) for s in slots})
-        row = np.zeros((), dtype=HISTORY_DTYPE)
-        valid = returns[~np.isnan(returns)]
-        row["generation"], row["env_steps"], row["failed"] = t, self.env_steps, returns.size - valid.size
-        row["fitness_mean"], row["fitness_max"] = valid.mean(), valid.max()
-        row["fitness_min"], row["fitness_std"] = valid.min(), valid.std()
-        row["eval_return"] = scores.max()
-        row["sigma"] = self.pairs.state["sigma"][slots].mean()
-        row["update_norm"] = np.nan
-        row["archive_filled"] = len(slots)  # POET: active pairs
-        row["qd_score"] = np.nan
-        row["rollout_seconds"] = t_gather - t_start
-        row["update_seconds"] = time.perf_counter() - t_gather
-        self.generation += 1
-        self._steps_per_second = (self.env_steps - steps_before) / max(time.perf_counter() - t_start, 1e-9)
-        changes = [f"{kind} {pair_id}" for _, kind, pair_id, *_ in self.events[events_before:]]
-        self._line_extra = f" | pairs {len(slots)} | transfers {accepted}" + "".join(f" | {c}" for c in changes
-                                                                             if not c.startswith("transfer"))
-        return row, improved
-
-    def _write(self, row, checkpoint: bool, improved: bool) -> None:
-        super()._write(row, checkpoint, improved)
-        poet_tables.append(self.path, self.events, self.scores)
-        self.events, self.scores = [], []
-        if checkpoint:
-            poet_tables.write_pairs(self.path, self.pairs)
-
-    def _progress_line(self, row, io_seconds: float) -> str:
-        width = len(str(self.config.generations))
-        slots = self.pairs.slots()
-        scores = " ".join(f"{self.pairs.pair_id(s)}:{self.pairs.state['score'][s]:.0f}" for s in slots)
-        return (f"iter {row['generation'] + 1:>{width}}/{self.config.generations} | scores {scores}"
-                f"{self._line_extra} | {self._steps_per_second / 1e3:5.1f}k steps/s"
-                f" | {row['rollout_seconds'] + row['update_seconds']:.1f}s")
+        t_end = time.perf_counter()
+        fields = {**fitness_fields(returns.ravel()), "env_steps": self.env_steps,
+                  "active_pairs": len(slots), "score_max": float(scores.max()), "pairs_created": created,
+                  "transfers_accepted": accepted, "sigma_mean": float(np.mean([self.pairs.sigma(s) for s in slots])),
+                  "rollout_seconds": t_gather - t_start, "gather_seconds": 0.0, "update_seconds": t_end - t_gather}
+        pair_scores = " ".join(f"{self.pairs.pair_id(s)}:{self.pairs.state['score'][s]:.0f}" for s in slots)
+        changes = "".join(f" | {kind} {pair_id}" for _, kind, pair_id, *_ in self.events[events_before:]
+                          if not kind.startswith("transfer"))
+        progress = f"scores {pair_scores} | pairs {len(slots)} | transfers {accepted}{changes}"
+        return StepResult(fields, best, progress, self.env_steps - steps_before)
 
     def close(self) -> None:
         if self._group is not None:
             self._group.free()
             self._group = None
-        super().close()
+        self.task.close()
