@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from conftest import one_line_error, run_mpies
 from mpies.cli import main
 from mpies.cli.plot_cmd import nested_grid_image
+from mpies.io.writer import create_group
 from mpies.qd.archives import CVTArchive, GridArchive
 
 
@@ -39,14 +40,7 @@ def replace_archive(src, dst, archive):
     shutil.copy(src, dst)
     with h5py.File(dst, "r+") as f:
         del f["archive"]
-        group = f.create_group("archive")
-        for name, value in archive.state.items():
-            group[name] = value
-        for name, value in archive.geometry().items():
-            if np.size(value) > 64:
-                group[name] = value
-            else:
-                group.attrs[name] = value
+        create_group(f, "archive", archive.state, archive.geometry())
     return dst
 
 

@@ -18,6 +18,7 @@ from mpies.io.archive import read_archive, read_archive_run
 from mpies.io.history import history_family, read_family_history, read_run_history
 from mpies.io.policy import read_policy
 from mpies.io.schema import V1_HISTORY_DTYPE, history_dtype
+from mpies.io.writer import create_group
 from mpies.io.summary import solved_score, summarize
 from mpies.qd.archives import CVTArchive, GridArchive
 
@@ -74,14 +75,7 @@ def write_run(path, family: str, version: int = 2, archive=None):
         best["obs_mean"], best["obs_std"] = np.zeros(2), np.ones(2)
         if family == "qd":
             archive = archive or grid_archive()
-            group = f.create_group("archive")
-            for name, value in archive.state.items():
-                group[name] = value
-            for name, value in archive.geometry().items():
-                if np.size(value) > 64:
-                    group[name] = value
-                else:
-                    group.attrs[name] = value
+            create_group(f, "archive", archive.state, archive.geometry())
         if family == "poet":
             poet_tables.create(f)
             terrain = np.array([1.0, 0.0, 0.0, 0.0, 0.0])

@@ -106,7 +106,6 @@ ALL_FIELDS = tuple(dict.fromkeys(c.name for family in FAMILIES for c in columns(
 """Every history column any family has, common ones first."""
 
 UNITS = {c.name: c.units for family in FAMILIES for c in columns(family)}
-DOCS = {c.name: c.doc for family in FAMILIES for c in columns(family)}
 
 V1_HISTORY_DTYPE = np.dtype([
     ("generation", np.int64), ("wall_time", np.float64), ("env_steps", np.int64),
@@ -118,7 +117,3 @@ V1_HISTORY_DTYPE = np.dtype([
 ])
 """``/history`` of schema version 1 (mpies 0.1): one layout for every algorithm; ``archive_filled``
 is -1 outside quality diversity (POET stored its active pairs there)."""
-
-# Transitional: the generation loop still writes version-1 rows until the driver replaces it.
-HISTORY_DTYPE = V1_HISTORY_DTYPE
-DETERMINISTIC_FIELDS = deterministic_fields(V1_HISTORY_DTYPE)
