@@ -105,6 +105,13 @@ class Comm:
         """Release a communicator made by :meth:`split`."""
         self.comm.Free()
 
+    def ranks_on_node(self) -> int:
+        """Ranks of this communicator on this rank's node (collective: every rank calls it)."""
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        size = node.Get_size()
+        node.Free()
+        return size
+
     def bcast(self, obj, root: int = 0):
         """Broadcast a small picklable object (setup only, never per generation)."""
         return self.comm.bcast(obj, root=root)

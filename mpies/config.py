@@ -17,6 +17,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.resources
+import math
+import os
+import string
 import tomllib
 import typing
 from collections.abc import Sequence
@@ -28,12 +31,39 @@ class ConfigError(ValueError):
     """A user error in a configuration: the message is one line, ready to print."""
 
 
+ECHO_LIMIT = 60
+"""Characters of a bad value that an error message shows (the rest is cut, its length given)."""
+INT64_MAX = 2**63 - 1
+"""The largest integer any field holds: every count and seed is an int64 in the run file."""
+
+
+def echo(value) -> str:
+    """``repr(value)`` for an error message, cut to about :data:`ECHO_LIMIT` characters: its start
+    and its end (a file name ends a path), e.g. ``'/home/me/runs/aaaaa...aaaa/missing.toml' (302
+    characters)``."""
+    if isinstance(value, int) and value.bit_length() > 64 * 8:  # repr refuses huge ints
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    if len(text) <= ECHO_LIMIT:
+        return text
+    head = ECHO_LIMIT * 2 // 3
+    return f"{text[:head]}...{text[head - ECHO_LIMIT:]} ({len(text)} characters)"
+
+
 def option(default, help, **rules):
-    """A dataclass field with help text and validation rules (``min``, ``gt``, ``max``, ``choices``).
+    """A dataclass field with help text and validation rules.
 
     Every config dataclass declares its fields with this, e.g.
     ``sigma: float = option(0.05, "std of parameter perturbations", gt=0.0)``; :func:`from_dict`
-    enforces the rules and names the field in its errors.
+    enforces the rules and names the field in its errors. The rules:
+
+    * ``min``, ``gt``, ``max``: bounds of a number (of each item of a list);
+    * ``choices``: the allowed values;
+    * ``finite=False``: a float field that accepts ``inf`` and ``-inf``. Without it every float
+      (and every float of a list) must be finite; NaN is refused always.
+
+    Every integer must fit in an int64 (``|value| <= 2**63 - 1``, :data:`INT64_MAX`); no string
+    may hold a NUL character.
     """
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help, **rules})
@@ -113,6 +143,9 @@ class RolloutConfig:
     max_failed_fraction: float = option(
         0.5, "abort the run when more than this fraction of members fail (raise or return NaN/inf)",
         min=0.0, max=1.0)
+    reward_shift: float = option(
+        0.0, "subtracted from every reward of member episodes (training only; evaluations are "
+        "unshifted), e.g. ARS's survival-bonus shift: 1 for Hopper, Walker2d, Ant; 5 for Humanoid")
 
 
 @dataclass
@@ -143,7 +176,12 @@ class RunConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def output_path(self) -> Path:
-        return Path(self.output.path.format(name=self.name, seed=self.seed))
+        """``output.path`` with {name} and {seed} filled in.
+
+        Raises:
+            ConfigError: it fills in anything else (``{name.x}``, ``{0}``) or is malformed.
+        """
+        return Path(_fill_output_path(self.output.path, self.name, self.seed))
 
 
 # --------------------------------------------------------------------------- validation
@@ -156,47 +194,90 @@ def _type_name(value) -> str:
     return type(value).__name__
 
 
+def _integer_hint(value) -> str:
+    """For a float that holds an integer (``1e6``): how to write it as one."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= INT64_MAX:
+        return f"; write {int(value)} (TOML reads a number with an exponent or a point as a float)"
+    return ""
+
+
+def _check_number(path: str, value, annotation, meta: dict):
+    """An int or float field's value, converted; ConfigError for the wrong type, NaN, inf (unless
+    ``finite=False``) or an integer beyond int64."""
+    wrong_type = isinstance(value, bool) or not isinstance(value, (int, float))
+    if wrong_type or (annotation is int and isinstance(value, float)):
+        expected = "an integer" + _integer_hint(value) if annotation is int else "a number"
+        raise ConfigError(f"{path}: got {echo(value)} ({_type_name(value)}); expected {expected}")
+    if annotation is int:
+        if abs(value) > INT64_MAX:
+            raise ConfigError(f"{path}: got {echo(value)}; integers must lie within +-{INT64_MAX} (2**63 - 1: "
+                              f"counts and seeds are stored as int64)")
+        return value
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond the largest float
+        raise ConfigError(f"{path}: got {echo(value)}; must be a finite number (at most about 1.8e308)") from None
+    if math.isnan(value) or (math.isinf(value) and meta.get("finite", True)):
+        allowed = "a finite number" if meta.get("finite", True) else "a number or +-inf (not NaN)"
+        note = " (numbers beyond about 1.8e308, such as 1e400, read as inf)" if math.isinf(value) else ""
+        raise ConfigError(f"{path}: got {value}{note}; must be {allowed}")
+    return value
+
+
+def _check_no_nul(path: str, value) -> None:
+    """ConfigError if a string in ``value`` (a string, or a table or list of them) holds a NUL."""
+    problem = "holds a NUL character (\\x00), which no file name or HDF5 attribute can store; remove it"
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(f"{path}: got {echo(value)}; {problem}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                raise ConfigError(f"{path}: key {echo(key)} {problem}")
+            _check_no_nul(f"{path}.{key}", item)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_no_nul(f"{path}[{i}]", item)
+
+
 def _check_value(path: str, value, annotation, meta: dict):
     """Return ``value`` converted to ``annotation``; raise ConfigError naming ``path``."""
     origin = typing.get_origin(annotation)
     if annotation is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{path}: got {value!r} ({_type_name(value)}); expected true or false")
-    elif annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: got {value!r} ({_type_name(value)}); expected an integer")
-    elif annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: got {value!r} ({_type_name(value)}); expected a number")
-        value = float(value)
+            raise ConfigError(f"{path}: got {echo(value)} ({_type_name(value)}); expected true or false")
+    elif annotation in (int, float):
+        value = _check_number(path, value, annotation, meta)
     elif annotation is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{path}: got {value!r} ({_type_name(value)}); expected a string")
+            raise ConfigError(f"{path}: got {echo(value)} ({_type_name(value)}); expected a string")
+        _check_no_nul(path, value)
     elif annotation is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: got {value!r}; expected a table")
+            raise ConfigError(f"{path}: got {echo(value)}; expected a table")
+        _check_no_nul(path, value)
     elif origin is list:
         (item_type,) = typing.get_args(annotation)
         if not isinstance(value, list):
-            raise ConfigError(f"{path}: got {value!r} ({_type_name(value)}); expected a list")
+            raise ConfigError(f"{path}: got {echo(value)} ({_type_name(value)}); expected a list")
         return [_check_value(f"{path}[{i}]", v, item_type, meta) for i, v in enumerate(value)]
     else:  # pragma: no cover - a programming error, not a user error
         raise TypeError(f"unsupported annotation {annotation} for {path}")
 
     if "choices" in meta and value not in meta["choices"]:
         allowed = ", ".join(repr(c) for c in meta["choices"])
-        raise ConfigError(f"{path}: got {value!r}; allowed: {allowed}")
+        raise ConfigError(f"{path}: got {echo(value)}; allowed: {allowed}")
     if "min" in meta and value < meta["min"]:
-        raise ConfigError(f"{path}: got {value!r}; must be >= {meta['min']}")
+        raise ConfigError(f"{path}: got {echo(value)}; must be >= {meta['min']}")
     if "gt" in meta and value <= meta["gt"]:
-        raise ConfigError(f"{path}: got {value!r}; must be > {meta['gt']}")
+        raise ConfigError(f"{path}: got {echo(value)}; must be > {meta['gt']}")
     if "max" in meta and value > meta["max"]:
-        raise ConfigError(f"{path}: got {value!r}; must be <= {meta['max']}")
+        raise ConfigError(f"{path}: got {echo(value)}; must be <= {meta['max']}")
     return value
 
 
 def _unknown_key_error(path: str, key: str, allowed: list[str]) -> ConfigError:
-    where = f"{path}.{key}" if path else key
+    shown = key if key.isprintable() and len(key) <= ECHO_LIMIT else echo(key)
+    where = f"{path}.{shown}" if path else shown
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{where}: unknown key{hint}; allowed: {', '.join(allowed)}")
@@ -205,7 +286,7 @@ def _unknown_key_error(path: str, key: str, allowed: list[str]) -> ConfigError:
 def _build(cls, data: dict, path: str):
     """Instantiate dataclass ``cls`` from ``data``, validating every field."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table, got {data!r}")
+        raise ConfigError(f"{path}: expected a table, got {echo(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
@@ -239,12 +320,67 @@ def _check_cross_fields(config: RunConfig) -> None:
     config.strategy.validate(config)
     if config.policy.kind == "linear" and config.policy.hidden != PolicyConfig().hidden:
         raise ConfigError("policy.hidden: a linear policy has no hidden layers; remove the key or set policy.kind = \"mlp\"")
+    _check_output_path(config)
+
+
+PATH_FIELDS = ("name", "seed")
+"""What ``output.path`` may fill in."""
+SIDECAR_ROOM = 20
+"""Bytes a run file's name leaves free for the files beside it (``NAME.lock.stale-PID``,
+``.NAME.tmp-PID``, ``.NAME.repair-PID``)."""
+
+
+def _limit(directory: Path, name: str, default: int) -> int:
+    """``os.pathconf`` of the nearest existing folder of ``directory`` (``PC_NAME_MAX``, ...)."""
+    probe = directory.absolute()
+    while not os.path.isdir(probe) and probe != probe.parent:  # isdir: False for a too-long name too
+        probe = probe.parent
     try:
-        config.output_path()
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(
-            f"output.path: got {config.output.path!r}; only {{name}} and {{seed}} may be filled in ({exc})"
-        ) from None
+        return os.pathconf(probe, name)
+    except (OSError, ValueError):
+        return default
+
+
+def _fill_output_path(template: str, name: str, seed: int) -> str:
+    """``template`` with {name} and {seed} (and short format specs such as ``{seed:03d}``) filled
+    in; ConfigError naming ``output.path`` for any other field or a malformed template."""
+    def refused(why: str) -> ConfigError:
+        return ConfigError(f"output.path: got {echo(template)}{why}; only {{name}} and {{seed}} are filled "
+                           f"in (e.g. {{seed:03d}}); write a literal brace as {{{{ or }}}}")
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise refused(f": {exc}") from None
+    for field_name, spec, conversion in fields:
+        if field_name not in PATH_FIELDS or conversion or len(spec) > 4:
+            raise refused(f"; {{{field_name}}} cannot be filled in")
+    try:
+        return template.format(name=name, seed=seed)
+    except (ValueError, TypeError) as exc:  # a format spec that does not suit the value
+        raise refused(f": {exc}") from None
+
+
+def _check_output_path(config: RunConfig) -> None:
+    """ConfigError unless ``output.path`` is a template :meth:`RunConfig.output_path` fills in and
+    gives a path the file system can hold, with room for the files beside the run file."""
+    template = config.output.path
+    path = config.output_path()
+    if "{name" in template:
+        field_name, value, shorter = "name", config.name, "choose a shorter name, or an output.path without {name}"
+    else:
+        field_name, value, shorter = "output.path", template, "choose a shorter path"
+    name_max = _limit(path.parent, "PC_NAME_MAX", 255)
+    for part, room in [(folder, 0) for folder in path.parts[:-1]] + [(path.name, SIDECAR_ROOM)]:
+        size = len(os.fsencode(part))
+        if size > name_max - room:
+            what = "the run file's name" if room else f"the folder name {echo(part)}"
+            spare = f" ({name_max} less room for the .lock and temporary files beside it)" if room else ""
+            raise ConfigError(f"{field_name}: got {echo(value)}; {what} would be {size} bytes, more than the "
+                              f"{name_max - room} this file system allows{spare}; {shorter}")
+    size, path_max = len(os.fsencode(path.absolute())), _limit(path.parent, "PC_PATH_MAX", 4096)
+    if size > path_max - SIDECAR_ROOM:
+        raise ConfigError(f"{field_name}: got {echo(value)}; the run file's path would be {size} bytes, more "
+                          f"than the {path_max - SIDECAR_ROOM} this file system allows; {shorter}")
 
 
 # --------------------------------------------------------------------------- loading
@@ -259,10 +395,10 @@ def parse_override(item: str) -> tuple[list[str], object]:
     """``"strategy.sigma=0.05"`` -> (["strategy", "sigma"], 0.05). Bare words become strings."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set strategy.sigma=0.05")
+        raise ConfigError(f"--set {echo(item)}: expected KEY=VALUE, e.g. --set strategy.sigma=0.05")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer of more than 4300 digits
         value = raw  # an unquoted string such as an env id
     return key.strip().split("."), value
 
@@ -274,7 +410,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         for k in keys[:-1]:
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {k} is not a table")
+                raise ConfigError(f"--set {echo(item)}: {k} is not a table")
         node[keys[-1]] = value
     return data
 
@@ -284,7 +420,8 @@ def load_text(source: str) -> tuple[str, str]:
     path = Path(source)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
-            raise ConfigError(f"config: file {source!r} not found; pass a TOML file or a shipped name (see `mpies envs`)")
+            raise ConfigError(f"config: file {echo(source)} not found; pass a TOML file or a shipped name "
+                              f"(see `mpies envs`)")
         return path.read_text(), path.stem
     shipped = shipped_configs()
     if source in shipped:
@@ -292,14 +429,14 @@ def load_text(source: str) -> tuple[str, str]:
     close = difflib.get_close_matches(source, list(shipped), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(
-        f"config: {source!r} is neither a file nor a shipped config{hint}; shipped: {', '.join(sorted(shipped))}"
+        f"config: {echo(source)} is neither a file nor a shipped config{hint}; shipped: {', '.join(sorted(shipped))}"
     )
 
 
 def parse_toml(text: str, origin: str = "config") -> dict:
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
         raise ConfigError(f"{origin}: invalid TOML: {exc}") from None
 
 
@@ -313,17 +450,30 @@ def load(source: str, overrides: list[str] = ()) -> RunConfig:
 
 # --------------------------------------------------------------------------- TOML output
 
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    return '"' + "".join(_TOML_ESCAPES.get(c, f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7f else c)
+                         for c in text) + '"'
+
+
+def _toml_key(key: str) -> str:
+    return key if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key) else _toml_string(key)
+
+
 def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 

@@ -28,17 +28,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__, registry
 from .comm import Comm
 from .config import ConfigError, RunConfig, from_toml, to_toml
 from .envs import quiet_third_party_warnings
 from .errors import RunAborted
 from .io import RunFileError, RunWriter, open_run, read_state
+from .io.hdf5 import describe
 from .io.lock import RunLock
-from .io.reader import check_resumable, resume_action
-from .io.writer import describe
+from .io.reader import check_complete, check_resumable, resume_action
+from .io.verify import RunLayout, check_checkpoint
 from .program import Program
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped on a signal after a checkpoint; resume to continue
@@ -72,8 +71,13 @@ class Outcome:
 class StopSignals:
     """Context manager: records the strongest stop signal this process receives.
 
-    A second SIGINT raises KeyboardInterrupt: the run aborts without waiting for the generation.
+    A second SIGINT raises KeyboardInterrupt (its message: :data:`SECOND_INTERRUPT`): the run
+    aborts without waiting for the generation. A signal to any one rank stops every rank: the
+    vote (:meth:`Comm.max` after each generation) is the strongest of all ranks.
     """
+
+    SECOND_INTERRUPT = ("interrupted twice; stopped without a new checkpoint (the last one in the run file "
+                        "is intact: `mpies resume` continues from it)")
 
     def __init__(self):
         self.vote = 0
@@ -81,7 +85,7 @@ class StopSignals:
 
     def _handle(self, signum, frame):
         if signum == signal.SIGINT and self.vote == STOP_VOTES[signal.SIGINT]:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(self.SECOND_INTERRUPT)
         self.vote = max(self.vote, STOP_VOTES[signum])
 
     def __enter__(self) -> "StopSignals":
@@ -141,20 +145,6 @@ def _take_lock(path: Path, log) -> RunLock:
     return lock
 
 
-def _check_state(path: Path, stored: dict, expected: dict) -> None:
-    """Raise RunFileError unless the checkpoint ``stored`` has the names and shapes the program
-    expects (before a single byte of the file is written)."""
-    missing = sorted(set(expected) - set(stored))
-    if missing:
-        raise RunFileError(f"{path}: its checkpoint lacks {', '.join(missing[:3])}; the file is "
-                           f"damaged or does not belong to its config")
-    for name, value in expected.items():
-        if np.shape(stored[name]) != np.shape(value):
-            raise RunFileError(f"{path}: checkpoint state {name} has shape {np.shape(stored[name])}, "
-                               f"its config needs {np.shape(value)}; the file is damaged or does "
-                               f"not belong to its config")
-
-
 class Driver:
     """One run of ``program`` writing ``path``; construct on every rank."""
 
@@ -163,31 +153,41 @@ class Driver:
         self.generation = 0
         self.writer = RunWriter(path) if comm.rank == 0 else None
 
+    def _attrs(self) -> dict:
+        """The root attributes of a new run file of this run."""
+        c = self.config
+        return {"mpies_version": __version__, "algorithm": c.algorithm, "env": c.env, "seed": c.seed,
+                "ranks": self.comm.size, "config": to_toml(c), "host": socket.gethostname(),
+                "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "num_params": self.program.num_params}
+
     def create(self) -> None:
         """A new run file (rank 0; every rank raises if that fails)."""
-        c, program = self.config, self.program
+        program = self.program
 
         def make():
-            attrs = {"mpies_version": __version__, "algorithm": c.algorithm, "env": c.env, "seed": c.seed,
-                     "ranks": self.comm.size, "config": to_toml(c), "host": socket.gethostname(),
-                     "start_time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "num_params": program.num_params}
             try:
-                RunWriter.create(self.path, attrs, program.state_dict(), program.best(), program.family,
-                                 overwrite=True, tables=program.create_tables)
+                RunWriter.create(self.path, self._attrs(), program.state_dict(), program.best(),
+                                 program.family, overwrite=True, tables=program.create_tables)
             except OSError as exc:
                 raise RunFileError(f"output: cannot create {self.path}: {describe(exc)}; free space, or "
                                    f"pass -o with another path") from None
         agree(self.comm, make)
 
     def load(self) -> None:
-        """Continue from the file's latest checkpoint (read and checked on rank 0, then sent)."""
-        expected = self.program.state_dict()
+        """Continue from the file's latest checkpoint (read and checked on rank 0, then sent).
+
+        Before the first write the whole file is checked against the file this run would create,
+        and read (:func:`mpies.io.verify.check_checkpoint`): a damaged file is refused unchanged.
+        """
+        program = self.program
 
         def read():
             with open_run(self.path) as f:
                 check_resumable(f)
+                check_complete(f)
                 next_generation, state = read_state(f)
-            _check_state(self.path, state, expected)
+                check_checkpoint(f, RunLayout(self._attrs(), program.state_dict(), program.best(),
+                                              program.family, program.create_tables))
             return next_generation, state
         self.generation, state = agree(self.comm, read)
         self.program.load_state_dict(state)
@@ -343,6 +343,7 @@ def resume(path: str | os.PathLike, *, generations: int | None = None, stop_afte
         nonlocal lock
         with open_run(path) as f:
             check_resumable(f)
+            check_complete(f)
             text = str(f.attrs["config"])
         config = from_toml(text)
         lock = _take_lock(path, log)

@@ -43,11 +43,26 @@ class _NoiseSource:
 
         Entries with weight 0 are skipped (failed or tied members cost nothing).
         """
+        return self._accumulate(weights, keys, squared=False)
+
+    def weighted_square_sum(self, weights: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """``sum_j weights[j] * eps(keys[j])**2`` (elementwise, squared in float64) in key order,
+        float64 ``(dim,)``: the second pass over the keys that per-parameter step sizes need
+        (SNES, PGPE). Entries with weight 0 are skipped."""
+        return self._accumulate(weights, keys, squared=True)
+
+    def _accumulate(self, weights: np.ndarray, keys: np.ndarray, squared: bool) -> np.ndarray:
+        """One vector at a time into one float64 accumulator: O(dim) memory for any population."""
         total = np.zeros(self.dim, dtype=np.float64)
         scratch = np.empty(self.dim, dtype=np.float64)
         for weight, key in zip(weights, keys):
             if weight != 0.0:
-                np.multiply(self.vector(int(key)), weight, out=scratch)
+                vector = self.vector(int(key))
+                if squared:
+                    np.multiply(vector, vector, out=scratch, dtype=np.float64)
+                    scratch *= weight
+                else:
+                    np.multiply(vector, weight, out=scratch)
                 total += scratch
         return total
 
@@ -117,6 +132,9 @@ class SaltedNoise:
 
     def weighted_sum(self, weights: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return self.source.weighted_sum(weights, keys)
+
+    def weighted_square_sum(self, weights: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        return self.source.weighted_square_sum(weights, keys)
 
 
 def make_noise(mode: str, seed: int, dim: int, table_size: int, comm=None):

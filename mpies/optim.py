@@ -1,7 +1,8 @@
 """Step rules applied to an estimated gradient (ascent: ``theta += step(grad)``).
 
 An optimizer holds only its hyperparameters; what changes each step lives in a typed state
-(:class:`SGDState`, :class:`AdamState`: fixed-shape arrays, updated in place) that the owning
+(:class:`SGDState`, :class:`AdamState`, :class:`ClipUpState`: fixed-shape arrays, updated in
+place) that the owning
 strategy keeps inside its own state, so a checkpoint saves it and a POET pair table can hold one
 per pair. The learning rate is an argument of :meth:`step`: it belongs to the strategy's state
 because it may change during a run (POET decays it per pair).
@@ -69,8 +70,48 @@ class Adam:
         return a * state.m / (np.sqrt(state.v) + self.epsilon)
 
 
-def make_optimizer(config) -> SGD | Adam:
-    """The optimizer named by ``config.optimizer`` (``"adam"`` or ``"sgd"``), with its settings."""
+@dataclass
+class ClipUpState:
+    """Attributes: velocity: float64 ``(dim,)``, the clipped momentum buffer (its norm <= max_speed)."""
+
+    velocity: np.ndarray
+
+
+class ClipUp:
+    """ClipUp (Toklu, Liskowski & Srivastava 2020, "ClipUp: a simple and powerful optimizer for
+    distribution-based policy evolution", PPSN): momentum on the normalised gradient, with the
+    velocity clipped to a maximum speed::
+
+        v = clip(m v + lr * g / ||g||, max_speed)      step = v
+
+    so no step is longer than ``max_speed``; the paper's rule of thumb is ``lr = max_speed / 2``.
+    A zero gradient adds nothing (the velocity only decays by ``m``).
+    """
+
+    def __init__(self, momentum: float = 0.9, max_speed: float = 0.15):
+        self.momentum, self.max_speed = momentum, max_speed
+
+    def init(self, dim: int) -> ClipUpState:
+        return ClipUpState(np.zeros(dim, dtype=np.float64))
+
+    def step(self, state: ClipUpState, grad: np.ndarray, learning_rate: float) -> np.ndarray:
+        """The step float64 ``(dim,)`` for ``grad`` ``(dim,)``; updates ``state`` in place."""
+        v = state.velocity
+        v *= self.momentum
+        grad_norm = float(np.linalg.norm(grad))
+        if grad_norm > 0.0:
+            v += (learning_rate / grad_norm) * grad
+        speed = float(np.linalg.norm(v))
+        if speed > self.max_speed:
+            v *= self.max_speed / speed
+        return v.copy()
+
+
+def make_optimizer(config) -> SGD | Adam | ClipUp:
+    """The optimizer named by ``config.optimizer`` (``"adam"``, ``"sgd"`` or ``"clipup"``, which
+    reads ``config.max_speed``), with its settings."""
     if config.optimizer == "adam":
         return Adam(config.beta1, config.beta2)
+    if config.optimizer == "clipup":
+        return ClipUp(config.momentum, config.max_speed)
     return SGD(config.momentum)

@@ -20,9 +20,13 @@ SEARCH_PROGRAM = "mpies.search:SearchProgram"
 
 MODULES = (
     "mpies.strategies.openai_es",
+    "mpies.strategies.pgpe",
+    "mpies.strategies.ars",
     "mpies.strategies.cem",
     "mpies.strategies.cma_es",
+    "mpies.strategies.nes",
     "mpies.strategies.ga",
+    "mpies.strategies.lm_ma_es",
     "mpies.qd.map_elites",
     "mpies.poet.config",
 )

@@ -12,7 +12,8 @@ class Episode:
     """Outcome of one episode.
 
     Attributes:
-        total_return: sum of rewards (NaN if the environment produced a non-finite reward).
+        total_return: sum of rewards, each less the episode's ``reward_shift`` (NaN if the
+            environment produced a non-finite reward).
         length: steps taken.
         obs_sum, obs_sumsq: float64 ``(obs_dim,)`` sums of raw observations and their squares,
             or ``None`` when statistics were not collected.
@@ -24,7 +25,8 @@ class Episode:
     obs_sumsq: np.ndarray | None = None
 
 
-def run_episode(env, act, seed: int, max_steps: int, obs_buffer: np.ndarray | None = None) -> Episode:
+def run_episode(env, act, seed: int, max_steps: int, obs_buffer: np.ndarray | None = None,
+                reward_shift: float = 0.0) -> Episode:
     """Play one episode.
 
     Args:
@@ -34,6 +36,8 @@ def run_episode(env, act, seed: int, max_steps: int, obs_buffer: np.ndarray | No
         max_steps: step cap.
         obs_buffer: float64 ``(max_steps, obs_dim)`` scratch space; when given, the observations the
             policy saw are summed into ``obs_sum`` / ``obs_sumsq``.
+        reward_shift: subtracted from every step's reward (ARS's survival-bonus shift: the return
+            is ``sum(reward) - reward_shift * length``).
     """
     obs, _ = env.reset(seed=seed)
     total, steps = 0.0, 0
@@ -41,7 +45,7 @@ def run_episode(env, act, seed: int, max_steps: int, obs_buffer: np.ndarray | No
         if obs_buffer is not None:
             obs_buffer[steps] = obs
         obs, reward, terminated, truncated, _ = env.step(act(obs))
-        total += float(reward)
+        total += float(reward) - reward_shift
         steps += 1
         if terminated or truncated:
             break

@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from . import registry, seeding
+from . import memory, registry, seeding
 from .comm import Comm, members_of
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, echo
 from .errors import RunAborted
 from .io.writer import create_group, overwrite_group
 from .noise import make_noise
@@ -51,6 +51,8 @@ class SearchProgram(Program):
         self.config, self.comm, self.log = config, comm, log
         self.task = make_task(config, comm.rank)
         self.num_params = self.task.num_params
+        self.layout = _RowLayout(self.task.obs_dim, self.task.descriptor_dim)
+        memory.require(config, comm, self.task, self.layout.width)  # before anything big is allocated
         theta0 = self.task.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS))
         self.noise = make_noise(config.noise.mode, config.seed, self.num_params, config.noise.table_size, comm)
         self.strategy = registry.get(config.algorithm).strategy(config.strategy, theta0, self.noise)
@@ -61,9 +63,12 @@ class SearchProgram(Program):
                 f"ranks ({comm.size}) so that every rank evaluates a member")
         if self.strategy.uses_descriptors and not self.task.descriptor_dim:
             raise ConfigError(f"algorithm: {config.algorithm} needs behaviour descriptors, which env "
-                              f"{config.env!r} does not provide; use a quality-diversity task (e.g. arm)")
+                              f"{echo(config.env)} does not provide; use a quality-diversity task (e.g. arm)")
+        if self.strategy.uses_descriptors and self.strategy.descriptor_dims != self.task.descriptor_dim:
+            raise ConfigError(f"strategy.lower: got {self.strategy.descriptor_dims} descriptor dimension(s); env "
+                              f"{echo(config.env)} has {self.task.descriptor_dim}: give lower, upper (and bins) "
+                              f"one entry each")
         self.normalizer = ObsNormalizer(self.task.obs_dim)
-        self.layout = _RowLayout(self.task.obs_dim, self.task.descriptor_dim)
         mean, std = self.normalizer.mean_std()
         self._best = {"params": np.zeros_like(theta0), "fitness": np.asarray(-np.inf),
                       "generation": np.asarray(-1, dtype=np.int64), "obs_mean": mean, "obs_std": std}

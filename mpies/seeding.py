@@ -24,6 +24,8 @@ CVT_SAMPLES = 12
 """The uniform samples a CVT archive's k-means clusters into centroids."""
 ACTION_NOISE = 13
 """Gaussian noise added to a policy's continuous actions, per episode."""
+CMA_RESTART = 14
+"""BIPOP-CMA-ES's uniform draws of a small-population restart's lambda and sigma, per restart."""
 
 
 def derive(seed: int, stream: int, generation: int, count: int, salt: tuple[int, ...] = ()) -> np.ndarray:

@@ -93,6 +93,39 @@ def write_json(path: Path, payload: dict) -> Path:
     return path
 
 
+def reference_parser(doc: str, cases, out: Path):
+    """The arguments every ``scripts/reference_*.py`` takes: ``--cases`` (of ``cases``, all by
+    default), ``--seeds`` (11: seeds 0 .. 10) and ``--out`` (the stored reference ``out``)."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc.split("\n")[1])
+    parser.add_argument("--cases", nargs="+", choices=sorted(cases), default=list(cases))
+    parser.add_argument("--seeds", type=int, default=11)
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
+def write_reference(path: Path, script: str, argv, library: str, target: float, seeds: int,
+                    protocol: str, cases: dict, **extra) -> Path:
+    """Write reference figures computed with a benchmark-only library, in the layout the tests
+    read (``tests/data/references/*.json``): the command that made them, the library and its
+    version, the target, the seeds, how the runs were made, and ``cases``.
+
+    Args:
+        script: the script's path relative to the repository, e.g. ``scripts/reference_nes.py``.
+        argv: the script's arguments (``None``: this process's).
+        library: the distribution name (``pypop7``, ``cma``); its installed version is recorded.
+    """
+    import importlib.metadata
+    command = " ".join(["python", script, *(sys.argv[1:] if argv is None else argv)])
+    record = {"command": command, "library": f"{library} {importlib.metadata.version(library)}",
+              "target": target, "seeds": list(range(seeds)), **extra, "protocol": protocol, "cases": cases}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def _json_default(value):
     try:
         import numpy as np

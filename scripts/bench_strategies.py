@@ -25,17 +25,19 @@ What is measured
     2. Per-generation overhead: everything a generation costs except the objective function, i.e.
        ``ask()`` + ``member_params(population, i)`` for every member + ``tell()`` for mpies, and
        ``ask()`` + ``tell()`` for pycma (whose ``ask`` already returns the member vectors). Every
-       mpies strategy (openai_es, cem, cma_es, sep_cma_es, ga; configs at mpies defaults except the
-       population, and sigma = 2 for CMA) and pycma full and CMA_diagonal=True, at each of
-       ``--dims``, start from x = 3 and are fed the sphere's values (computed, not timed; negated
-       for mpies, which maximises). Like for like: every strategy uses the CMA-ES default population
-       4 + floor(3 ln n) (10, 17 and 24 at 10, 100 and 1000 parameters), also those whose mpies
-       default is larger (OpenAI-ES 64, CEM 100, GA 64); OpenAI-ES, which samples mirrored pairs,
-       rounds it up to even (18 at n = 100). Noise: ``--noise`` generator (CounterNoise, default;
+       registered mpies strategy but MAP-Elites (configs at mpies defaults except the population,
+       and sigma = 2 for the step-size adapting ones: CMA-ES, sep-CMA-ES, xNES, SNES, LM-MA-ES) and
+       pycma full and CMA_diagonal=True, at each of ``--dims``, start from x = 3 and are fed the
+       sphere's values (computed, not timed; negated for mpies, which maximises). Like for like:
+       every strategy uses the CMA-ES default population 4 + floor(3 ln n) (10, 24 and 38 at 10,
+       1,000 and 100,000 parameters), also those whose mpies default is larger (OpenAI-ES 64, CEM
+       100, GA 64); those that sample mirrored pairs (OpenAI-ES, PGPE, ARS) round it up to even.
+       The dense ones (full CMA-ES, xNES, pycma full: an n x n matrix) are left out above
+       n = 5,000, where the matrix alone takes 200 MB. Noise: ``--noise`` generator (CounterNoise, default;
        pycma draws fresh Gaussians too) or table (a private NoiseTable of ``--table-size``).
        After ``--warmup`` untimed generations, ``--repeats`` blocks of G generations are timed
-       with ``time.perf_counter`` (G = ``--generations``, by default 200 / 100 / 40 at n <= 10 /
-       <= 100 / more; 40 spans ~5 of pycma's eigendecomposition intervals at n = 1000); a block
+       with ``time.perf_counter`` (G = ``--generations``, by default 200 / 100 / 40 / 10 at n <= 10 /
+       <= 100 / <= 1000 / more; 40 spans ~5 of pycma's eigendecomposition intervals at n = 1000); a block
        gives ms per generation = block time / G, and the median over blocks is reported, also
        per phase (ask, member params, tell). One process builds all members here; in an mpies
        run each rank builds only its share, but every rank runs tell.
@@ -53,8 +55,8 @@ Machine load
     to other work (another MPI job, a test suite) are slower and noisier than the code deserves.
 
 Reproduce
-    python scripts/bench_strategies.py                    # 11 seeds, dims 10 100 1000: about a minute
-    python scripts/bench_strategies.py --quick            # smoke run: 3 seeds, dims 10 100 (seconds)
+    python scripts/bench_strategies.py                    # 11 seeds, dims 10 1000 100000: a few minutes
+    python scripts/bench_strategies.py --quick            # smoke run: 3 seeds, dims 10 1000
     python scripts/bench_strategies.py --skip-evals --dims 100 1000 --noise table
     python scripts/bench_strategies.py --skip-overhead --seeds 21
 
@@ -82,7 +84,10 @@ TARGET = 1e-8
 EVAL_CASES = [  # (function, x0, sigma, separable)
     ("sphere", 3.0, 2.0, False), ("ellipsoid", 3.0, 2.0, False), ("rosenbrock", 0.0, 0.5, False),
     ("sphere", 3.0, 2.0, True), ("ellipsoid", 3.0, 2.0, True)]
-MPIES_STRATEGIES = ("openai_es", "cem", "cma_es", "sep_cma_es", "ga")
+PAIRED = ("openai_es", "pgpe", "ars")  # mirrored pairs: an even population
+AT_CMA_SIGMA = ("cma_es", "sep_cma_es", "xnes", "snes", "lm_ma_es")  # step-size adapting, from sigma 2
+DENSE = {"cma_es": "n x n covariance", "xnes": "n x n transform", "pycma": "n x n covariance"}
+DENSE_MAX_DIM = 5000  # above this the dense ones need >= 200 MB per matrix and are left out
 PYCMA_VARIANTS = {"pycma": False, "pycma_diag": True}  # name -> CMA_diagonal
 PHASES = ("ask", "params", "tell")
 X0, CMA_SIGMA = 3.0, 2.0  # start and CMA sigma of the overhead part
@@ -95,7 +100,14 @@ def default_population(n: int) -> int:
 
 
 def default_generations(n: int) -> int:
-    return 200 if n <= 10 else 100 if n <= 100 else 40
+    return 200 if n <= 10 else 100 if n <= 100 else 40 if n <= 1000 else 10
+
+
+def mpies_strategies() -> list[str]:
+    """Every registered search-distribution strategy (quality-diversity ones need descriptors)."""
+    from mpies import registry
+    return [name for name, entry in registry.algorithms().items()
+            if entry.strategy is not None and name != "map_elites"]
 
 
 def parse_args(argv=None):
@@ -105,10 +117,10 @@ def parse_args(argv=None):
     p.add_argument("--seeds", type=int, default=11, help="seeds (0 .. N-1) per evaluations-to-target case")
     p.add_argument("--budget", type=int, default=30_000, help="evaluations allowed per run")
     p.add_argument("--dim", type=int, default=10, help="dimension of the evaluations-to-target part")
-    p.add_argument("--dims", type=int, nargs="+", default=[10, 100, 1000],
+    p.add_argument("--dims", type=int, nargs="+", default=[10, 1000, 100_000],
                    help="dimensions of the overhead part")
-    p.add_argument("--strategies", nargs="+", default=list(MPIES_STRATEGIES + tuple(PYCMA_VARIANTS)),
-                   choices=list(MPIES_STRATEGIES + tuple(PYCMA_VARIANTS)),
+    names = mpies_strategies() + list(PYCMA_VARIANTS)
+    p.add_argument("--strategies", nargs="+", default=names, choices=names,
                    help="what the overhead part times")
     p.add_argument("--warmup", type=int, default=3, help="untimed generations before timing")
     p.add_argument("--generations", type=int, default=None,
@@ -124,7 +136,7 @@ def parse_args(argv=None):
     common.add_common_options(p, NAME)
     args = p.parse_args(argv)
     if args.quick:
-        args.seeds, args.dims, args.warmup, args.repeats = 3, [10, 100], 1, 2
+        args.seeds, args.dims, args.warmup, args.repeats = 3, [10, 1000], 1, 2
     if min(args.seeds, args.budget, args.repeats) < 1 or args.warmup < 0:
         p.error("--seeds, --budget and --repeats must be >= 1, --warmup >= 0")
     if args.dim < 2 or min(args.dims) < 2:
@@ -144,20 +156,13 @@ def block_generations(args, n: int) -> int:
 
 # ---------------------------------------------------------------- part 1: evaluations to target
 def mpies_evals_to_target(f, x0, sigma, seed, budget, separable) -> float:
+    from mpies.envs.functions import evals_to_target
     from mpies.noise import CounterNoise
     from mpies.strategies import CMAES, CMAESConfig
 
     es = CMAES(CMAESConfig(sigma=sigma), np.array(x0, dtype=np.float64), CounterNoise(seed, len(x0)),
                separable)
-    evals = 0
-    while evals < budget:
-        population = es.ask()
-        values = np.array([f(es.member_params(population, i)) for i in range(population.size)])
-        evals += population.size
-        if values.min() <= TARGET:
-            return evals
-        es.tell(population, -values)
-    return math.inf
+    return evals_to_target(es, f, budget, TARGET)
 
 
 def pycma_evals_to_target(f, x0, sigma, seed, budget, separable) -> float:
@@ -230,17 +235,14 @@ def make_mpies(name: str, n: int, lam: int, args):
     seed = 0
     noise = NoiseTable(seed, n, args.table_size) if args.noise == "table" else CounterNoise(seed, n)
     entry = registry.get(name)
-    if name in ("cma_es", "sep_cma_es"):
-        config = entry.config(population=lam, sigma=CMA_SIGMA)
-    elif name == "openai_es":
-        config = entry.config(population=lam + lam % 2)  # mirrored pairs need an even population
-    elif name == "cem":
-        config = entry.config(population=lam)
-    elif name == "ga":
-        config = entry.config(population=lam, truncation=min(entry.config().truncation, lam))
-    else:  # pragma: no cover
-        raise ValueError(name)
-    return entry.strategy(config, np.full(n, X0), noise)
+    kwargs = {"population": lam + lam % 2 if name in PAIRED else lam}
+    if name in AT_CMA_SIGMA:
+        kwargs["sigma"] = CMA_SIGMA
+    if name == "ga":
+        kwargs["truncation"] = min(entry.config().truncation, lam)
+    if name == "ars":
+        kwargs["top_directions"] = min(entry.config().top_directions, kwargs["population"] // 2)
+    return entry.strategy(entry.config(**kwargs), np.full(n, X0), noise)
 
 
 def decompositions(es) -> int:
@@ -329,15 +331,19 @@ def eigh_ms(n: int) -> float:
 
 
 def run_overhead(args) -> tuple[list[dict], dict, str]:
-    names = [s for s in MPIES_STRATEGIES + tuple(PYCMA_VARIANTS) if s in args.strategies]
+    names = [s for s in mpies_strategies() + list(PYCMA_VARIANTS) if s in args.strategies]
     print(f"\npart 2: ms per generation excluding the objective, dims {args.dims}, population "
           f"4 + floor(3 ln n) for all (OpenAI-ES rounded up to even; the mpies defaults of openai_es / "
           f"cem / ga are 64 / 100 / 64), noise {args.noise}, {args.warmup} warm-up generations, median "
           f"of {args.repeats} blocks")
     results, eigen = [], {}
     for n in args.dims:
-        eigen[n] = eigh_ms(n)
+        if n <= DENSE_MAX_DIM:
+            eigen[n] = eigh_ms(n)
         for name in names:
+            if name in DENSE and n > DENSE_MAX_DIM:
+                print(f"  n {n:5d} {name:11s} left out: its {DENSE[name]} would not fit ({n * n * 8 / 2**30:.0f} GiB)")
+                continue
             t0 = time.perf_counter()
             r = time_strategy(name, n, args)
             r["seconds"] = time.perf_counter() - t0
@@ -372,7 +378,7 @@ def run_overhead(args) -> tuple[list[dict], dict, str]:
     summary = common.format_table(["n", "lambda"] + names, summary_rows,
                                   title="\nms per generation (summary)")
     eigen_lines = ["\nfull covariance eigendecomposition (np.linalg.eigh, 1 thread):"]
-    for n in args.dims:
+    for n in (n for n in args.dims if n in eigen):
         gap_m = next((r["eigen_interval_generations"] for r in results
                       if r["dim"] == n and r["strategy"] == "cma_es"), None)
         gap_p = next((r["eigen_interval_generations"] for r in results

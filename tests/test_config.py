@@ -131,6 +131,7 @@ episodes = 1
 eval_every = 5
 eval_episodes = 5
 max_failed_fraction = 0.5
+reward_shift = 0.0
 
 [output]
 path = "runs/{name}-seed{seed}.h5"

@@ -1,12 +1,17 @@
-"""Many broken configs, generated: each must give one line naming the field (exit code 2 at the CLI)."""
+"""Many broken configs, generated: each must give one line naming the field (exit code 2 at the CLI);
+NaN, inf, huge and negative numbers in every numeric field of every algorithm either build a
+valid config (whose memory estimate works) or do the same."""
 
 import dataclasses
+import math
 import typing
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpies import config as cfg
+from mpies import memory, registry
 from mpies.config import ConfigError
 from mpies.strategies import OpenAIESConfig
 
@@ -77,3 +82,73 @@ def test_every_broken_config_names_its_field_in_one_line(case):
         assert message.split(":")[0].split("[")[0] == path, (message, path)
     else:
         raise AssertionError(f"accepted a broken {path}: {data}")
+
+
+# --------------------------------------------------------------------------- wild numbers
+
+COMMON = {"": cfg.RunConfig, "policy": cfg.PolicyConfig, "noise": cfg.NoiseConfig,
+          "rollout": cfg.RolloutConfig, "output": cfg.OutputConfig}
+NUMERIC = (int, float, list[int], list[float])
+BASES = {name: {"algorithm": name, **({"env": "bipedal_terrain"} if name == "poet" else {})}
+         for name in registry.algorithms()}
+"""The smallest valid config of each registered algorithm."""
+
+
+def numeric_fields() -> list[tuple[str, str, str, object, dict]]:
+    """(algorithm, section, name, annotation, metadata) of every numeric field of every algorithm's
+    ``[strategy]`` table and of the common sections (those once, with the default algorithm)."""
+    out = []
+    tables = [(cfg.DEFAULT_ALGORITHM, section, cls) for section, cls in COMMON.items()]
+    tables += [(name, "strategy", entry.config) for name, entry in registry.algorithms().items()]
+    for algorithm, section, cls in tables:
+        hints = typing.get_type_hints(cls)
+        out += [(algorithm, section, f.name, hints[f.name], f.metadata)
+                for f in dataclasses.fields(cls) if hints[f.name] in NUMERIC]
+    return out
+
+
+NUMERIC_FIELDS = numeric_fields()
+WILD = st.one_of(
+    st.floats(),  # NaN, +-inf, subnormals, +-1.8e308
+    st.integers(min_value=-2**80, max_value=2**80),
+    st.sampled_from([2**63 - 1, 2**63, -2**63 - 1, 4611686018427387904, 10**400, 0, -1, 1, 1e6, 1e12, -0.0]),
+)
+FIELD_PATHS = {f"{s}.{n}" if s else n for _, s, n, _, _ in NUMERIC_FIELDS} | {
+    f"{s}.{f.name}" if s else f.name for s, cls in COMMON.items() for f in dataclasses.fields(cls)} | {
+    f"strategy.{f.name}" for e in registry.algorithms().values() for f in dataclasses.fields(e.config)}
+
+
+def accepted(value, annotation, meta) -> bool:
+    """Whether a number that was accepted is one the rules allow: finite floats (unless the field
+    says ``finite=False``), int64 integers."""
+    items = value if isinstance(value, list) else [value]
+    if typing.get_origin(annotation) is list:
+        annotation = typing.get_args(annotation)[0]
+    if annotation is int:
+        return all(isinstance(v, int) and abs(v) <= cfg.INT64_MAX for v in items)
+    return all(not math.isnan(v) and (math.isfinite(v) or meta.get("finite") is False) for v in items)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(NUMERIC_FIELDS), st.data())
+def test_nan_inf_huge_and_negative_numbers_build_a_valid_config_or_name_their_field(field, data):
+    algorithm, section, name, annotation, meta = field
+    value = data.draw(st.lists(WILD, max_size=4) if typing.get_origin(annotation) is list else WILD)
+    config_data = dict(BASES[algorithm])
+    (config_data.setdefault(section, {}) if section else config_data)[name] = value
+    path = f"{section}.{name}" if section else name
+    try:
+        config = cfg.from_dict(config_data)
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message and len(message) < 600, message
+        assert message.split(":")[0].split("[")[0] in FIELD_PATHS, (message, path)
+        return
+    stored = getattr(getattr(config, section) if section else config, name)
+    assert accepted(stored, annotation, meta), (path, value, stored)
+    # a valid config always has an estimate (however absurd), never an exception
+    task = SimpleNamespace(num_params=100, params_field="policy.hidden", descriptor_dim=2, buffer_bytes=0,
+                           buffer_field="rollout.max_steps")
+    parts = memory.estimate(config, task, row_width=10)
+    assert all(p.nbytes >= 0 for p in parts)
+    memory.refusal(parts, 4, 2.0**30)

@@ -39,9 +39,9 @@ def test_unsupported_spaces_are_a_config_error_naming_env_and_space(env, problem
 
 def test_a_missing_optional_dependency_is_a_config_error():
     message = task_error("mpies_extra_envs:NeedsExtra-v0")
-    assert message == ("env: mpies_extra_envs:NeedsExtra-v0 cannot be made, a dependency is missing: "
-                       "pretend_physics is not installed, run `pip install \"gymnasium[pretend]\"`")
-    assert "dependency is missing: No module named 'mpies_no_such_module'" in task_error(
+    assert message == ("env: mpies_extra_envs:NeedsExtra-v0 cannot be made, a dependency is missing "
+                       "(pretend_physics is not installed, run `pip install \"gymnasium[pretend]\"`)")
+    assert "dependency is missing (No module named 'mpies_no_such_module')" in task_error(
         "mpies_extra_envs:MissingModule-v0")
 
 

@@ -44,6 +44,10 @@ def test_weighted_sum_equals_explicit_sum(mode):
     weights[4] = 0.0
     expected = sum(w * noise.vector(int(k)).astype(np.float64) for w, k in zip(weights, keys))
     np.testing.assert_allclose(noise.weighted_sum(weights, keys), expected, rtol=1e-12, atol=1e-12)
+    squares = sum(w * noise.vector(int(k)).astype(np.float64) ** 2 for w, k in zip(weights, keys))
+    np.testing.assert_allclose(noise.weighted_square_sum(weights, keys), squares, rtol=1e-12, atol=1e-12)
+    salted = noise.salted((3,))
+    assert np.array_equal(salted.weighted_square_sum(weights, keys), noise.weighted_square_sum(weights, keys))
 
 
 def test_table_smaller_than_the_policy_is_a_config_error():

@@ -23,8 +23,8 @@ def test_every_module_declares_its_entries():
         entries = importlib.import_module(module).ALGORITHMS
         assert entries and all(isinstance(e, registry.Algorithm) for e in entries), module
         names += [e.name for e in entries]
-    assert names == list(registry.algorithms()) == ["openai_es", "cem", "cma_es", "sep_cma_es", "ga",
-                                                    "map_elites", "poet"]
+    assert names == list(registry.algorithms()) == ["openai_es", "pgpe", "ars", "cem", "cma_es", "sep_cma_es",
+                                                    "xnes", "snes", "ga", "lm_ma_es", "map_elites", "poet"]
 
 
 @pytest.mark.parametrize("name", list(registry.algorithms()))
@@ -53,8 +53,8 @@ def test_algorithm_choices_come_from_the_registry():
     assert list(choices) == sorted(registry.algorithms()) and "poet" in choices
     with pytest.raises(ConfigError) as info:
         cfg.from_dict({"algorithm": "cmaes"})
-    assert str(info.value) == ("algorithm: got 'cmaes'; allowed: 'cem', 'cma_es', 'ga', 'map_elites', "
-                               "'openai_es', 'poet', 'sep_cma_es'")
+    assert str(info.value) == ("algorithm: got 'cmaes'; allowed: 'ars', 'cem', 'cma_es', 'ga', 'lm_ma_es', "
+                               "'map_elites', 'openai_es', 'pgpe', 'poet', 'sep_cma_es', 'snes', 'xnes'")
 
 
 def test_cross_field_checks_live_on_the_strategy_dataclasses():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mpies.envs.functions import FUNCTIONS
+from mpies.envs.functions import FUNCTIONS, evals_to_target
 from mpies.noise import CounterNoise, NoiseTable
 from mpies.strategies import CEM, CMAES, GA, CEMConfig, CMAESConfig, GAConfig
 from mpies.strategies.cma_es import CMAParameters, default_population
@@ -12,19 +12,6 @@ cma = pytest.importorskip("cma")
 
 TARGET = 1e-8
 SEEDS = range(11)
-
-
-def evals_to_target(es, f, budget):
-    """Evaluations until the best member reaches f <= TARGET (inf if the budget runs out)."""
-    evals = 0
-    while evals < budget:
-        population = es.ask()
-        values = np.array([f(es.member_params(population, i)) for i in range(population.size)])
-        evals += population.size
-        if values.min() <= TARGET:
-            return evals
-        es.tell(population, -values)
-    return np.inf
 
 
 def pycma_evals_to_target(f, x0, sigma, seed, budget, diagonal):

@@ -21,6 +21,12 @@ TABLES = {
     "cma_es-ipop": {"sigma": 1.0, "restarts": 3, "tolfun": 100.0},
     "sep_cma_es": {"sigma": 1.0},
     "ga": {"population": 8, "truncation": 3, "sigma": 0.3, "reevaluate_elite": False},
+    "pgpe": {"population": 8, "sigma": 0.3, "learning_rate": 0.3, "max_speed": 0.6},
+    "ars": {"population": 8, "sigma": 0.3, "learning_rate": 0.3, "top_directions": 2},
+    "lm_ma_es": {"sigma": 1.0},
+    "xnes": {"sigma": 1.0},
+    "snes": {"sigma": 1.0},
+    "cma_es-bipop": {"population": 12, "sigma": 1.0, "restarts": 3, "restart_regime": "bipop", "tolfun": 100.0},
     "map_elites": {"population": 8, "bins": [8, 8], "sigma": 0.2},
     "map_elites-cvt": {"population": 8, "archive": "cvt", "cells": 30, "variation": "gaussian"},
 }

@@ -10,11 +10,17 @@ from mpies import registry
 
 STRATEGY_TABLES = {
     "openai_es": "population = 8\nsigma = 0.3\nlearning_rate = 0.2",
+    "pgpe": "population = 8\nsigma = 0.3\nlearning_rate = 0.3\nmax_speed = 0.6",
+    "ars": "population = 8\nsigma = 0.3\nlearning_rate = 0.3\ntop_directions = 2",
     "cem": "population = 8\nelite_fraction = 0.25\ninit_std = 1.0\ninit_mean = \"policy\"",
+    "xnes": "sigma = 1.0",
+    "snes": "sigma = 1.0",
     "cma_es": "sigma = 1.0",
     "cma_es-ipop": "sigma = 1.0\nrestarts = 3\ntolfun = 100.0",
+    "cma_es-bipop": "population = 12\nsigma = 1.0\nrestarts = 3\nrestart_regime = \"bipop\"\ntolfun = 100.0",
     "sep_cma_es": "sigma = 1.0",
     "ga": "population = 8\ntruncation = 3\nsigma = 0.3",
+    "lm_ma_es": "sigma = 1.0",
     "map_elites": "population = 8\nbins = [8, 8]\nsigma = 0.2\nqd_offset = -100.0",
     "map_elites-cvt": "population = 8\narchive = \"cvt\"\ncells = 30\nvariation = \"gaussian\"\nqd_offset = -100.0",
 }
@@ -40,7 +46,7 @@ def test_every_registered_strategy_is_covered():
 @pytest.mark.parametrize("variant", sorted(STRATEGY_TABLES))
 def test_rank_count_invariance_and_exact_resume(tmp_path, variant):
     # IPOP needs 10 + 30 n / lambda generations of history before it can call a stall
-    config = write_config(tmp_path, variant, generations=60 if variant == "cma_es-ipop" else 14)
+    config = write_config(tmp_path, variant, generations=60 if variant.startswith("cma_es-") else 14)
     results = {}
     for ranks in (1, 2, 4):
         out = tmp_path / f"n{ranks}.h5"
@@ -58,11 +64,11 @@ def test_rank_count_invariance_and_exact_resume(tmp_path, variant):
     else:
         assert not (results[1]["state/mean"] == 2.5).all()
         assert results[1]["history/fitness_max"].max() > -FUNCTIONS["rastrigin"](np.full(6, 2.5))
-    if variant == "cma_es-ipop":
+    if variant.startswith("cma_es-"):
         assert int(results[1]["state/strategy/restarts"]) >= 1
 
     resumed = tmp_path / "resumed.h5"
-    run_mpies(2, "run", config, "-o", resumed, "--stop-after", "6" if variant != "cma_es-ipop" else "37",
+    run_mpies(2, "run", config, "-o", resumed, "--stop-after", "6" if not variant.startswith("cma_es-") else "37",
               check_rc=75)
     run_mpies(4, "resume", resumed)
     assert_bitwise_equal(results[1], load_result(resumed))
@@ -84,8 +90,8 @@ def test_every_algorithm_runs_and_resumes_exactly_in_process(tmp_path, variant):
         config = tmp_path / "poet.toml"
         config.write_text(POET_TINY)
     else:
-        config = write_config(tmp_path, variant, generations=60 if variant == "cma_es-ipop" else 10)
-    generations = 6 if variant == "poet" else (60 if variant == "cma_es-ipop" else 10)
+        config = write_config(tmp_path, variant, generations=60 if variant.startswith("cma_es-") else 10)
+    generations = 6 if variant == "poet" else (60 if variant.startswith("cma_es-") else 10)
     straight = tmp_path / "straight.h5"
     assert _in_process(config, straight).status == "finished"
     pieces = tmp_path / "pieces.h5"

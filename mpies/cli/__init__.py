@@ -1,4 +1,5 @@
-"""The ``mpies`` command line: ``mpies run``, ``resume``, ``inspect``, ``plot``, ``eval``, ``envs``.
+"""The ``mpies`` command line: ``mpies run``, ``resume``, ``inspect``, ``plot``, ``eval``, ``adapt``,
+``envs`` and ``config`` (print a shipped config to copy and edit).
 
 Each command is a thin shell over one library call. User errors (a bad config field, a missing or
 foreign file) print one line and exit with code 2; anything else under MPI prints the failing
@@ -20,6 +21,7 @@ import click  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from .adapt_cmd import adapt  # noqa: E402
+from .config_cmd import config  # noqa: E402
 from .envs_cmd import envs  # noqa: E402
 from .eval_cmd import eval_  # noqa: E402
 from .inspect_cmd import inspect  # noqa: E402
@@ -46,5 +48,17 @@ def main():
     """
 
 
-for _command in (run, resume, inspect, plot, eval_, adapt, envs):
+SUMMARIES = {
+    run: "Run a config (a TOML file or a shipped name) on every rank.",
+    resume: "Continue a run from its latest checkpoint, exactly.",
+    inspect: "Summarise run files: status, progress, best returns.",
+    plot: "Draw learning curves or a MAP-Elites archive to an image.",
+    eval_: "Play a stored policy's episodes; --video renders one.",
+    adapt: "Adapt a MAP-Elites archive to a damage (IT&E).",
+}
+"""Command -> its line in ``mpies --help``, for the commands whose docstring's first sentence is
+longer than the line click has room for (click would cut it off with "...")."""
+
+for _command in (run, resume, inspect, plot, eval_, adapt, envs, config):
+    _command.short_help = SUMMARIES.get(_command, _command.short_help)
     main.add_command(_command)

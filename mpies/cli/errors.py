@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
 
 import click
@@ -16,6 +18,8 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_IO = 74  # EX_IOERR
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
+INTERRUPTED = ("interrupted; stopped at once, without a new checkpoint (a run file keeps its last one, if "
+               "it has one: `mpies resume` continues from it)")
 
 
 def fail(message: str) -> None:
@@ -35,6 +39,14 @@ def user_errors(command):
     return wrapper
 
 
+def _end_by_sigint() -> None:
+    """End this process as an uncaught Ctrl-C does, by SIGINT itself, so that the MPI launcher ends
+    the whole job: an exit code (click's "Aborted!") would leave the other ranks waiting in
+    MPI_Init forever."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def mpi_errors(command):
     """Decorator for commands that run on every rank.
 
@@ -42,11 +54,15 @@ def mpi_errors(command):
     agreed through a broadcast), so every rank exits 2 and rank 0 alone prints the message; a run
     aborted by an agreed verdict (too many failed members) exits 1 the same way. A failed write of
     the run file (rank 0 only) aborts the job with exit code 74 and a one-line message. Any other
-    exception aborts the whole MPI job with the failing rank's traceback.
+    exception aborts the whole MPI job with the failing rank's traceback. A Ctrl-C (SIGINT) to one
+    rank ends every rank too, even before MPI is started (see :func:`_end_by_sigint`).
     """
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from .. import comm
+        try:
+            from .. import comm  # starts MPI
+        except KeyboardInterrupt:
+            _end_by_sigint()
         try:
             return command(*args, **kwargs)
         except USER_ERRORS as exc:
@@ -59,10 +75,9 @@ def mpi_errors(command):
             sys.exit(EXIT_FAILED)
         except OutputError as exc:  # rank 0 alone writes: end the job, no traceback
             comm.abort_with_message(f"Error: {exc}", EXIT_IO)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop every rank now
-            comm.abort_with_message("Error: interrupted twice; stopped without a new checkpoint (the last "
-                                    "one in the run file is intact: `mpies resume` continues from it)",
-                                    EXIT_INTERRUPTED)
+        except KeyboardInterrupt as exc:  # a second Ctrl-C (the message says so), or one before the
+            # run's loop took over the signals: stop every rank now
+            comm.abort_with_message(f"Error: {str(exc) or INTERRUPTED}", EXIT_INTERRUPTED)
         except SystemExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - any failure must end every rank

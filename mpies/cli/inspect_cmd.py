@@ -11,6 +11,7 @@ import json
 
 import click
 
+from ..io.reader import check_run_file
 from ..io.summary import history_tail, summarize
 from .errors import user_errors
 
@@ -97,6 +98,7 @@ def inspect(paths, as_json, tail):
     Works on finished runs, on runs still being written (live), and on files of killed runs.
     """
     for i, path in enumerate(paths):
+        check_run_file(path)
         summary = summarize(path)
         if as_json:
             click.echo(json.dumps(summary))

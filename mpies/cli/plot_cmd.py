@@ -40,8 +40,10 @@ import numpy as np
 
 from ..io.archive import read_archive_run
 from ..io.history import POET, QD, SEARCH, read_run_history, require_columns
+from ..io.reader import check_run_file
 from ..io.schema import ALL_FIELDS, UNITS
 from ..io.summary import read_poet
+from ..extras import require
 from ..qd.archives import nearest_centroid
 from .errors import fail, user_errors
 
@@ -64,7 +66,8 @@ def image_path(output: str) -> str:
     """Where the image goes: ``output``, with matplotlib's default extension (png) when it has
     none. Ends the command (one line, exit 2) if its folder is missing or not writable, or the
     extension names a format matplotlib cannot write -- before any file is read."""
-    import matplotlib  # here, as in plot(): the other commands start without it
+    # here, not at the top: the other commands start without matplotlib
+    matplotlib = require("matplotlib", "plot", "mpies plot", field="plot")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     path = Path(output)
@@ -101,7 +104,9 @@ def plot(paths, output, x_axis, y_fields, archive):
     output = image_path(output)
     if archive and len(paths) != 1:
         fail(f"--archive draws one run file; got {len(paths)}")
-    import matplotlib
+    for path in paths:
+        check_run_file(path)
+    import matplotlib  # image_path checked that it is installed
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -48,7 +48,7 @@ def run(config, overrides, output, overwrite, resume_mode, stop_after):
 
 
 @click.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option("--generations", type=click.IntRange(min=1), metavar="N",
               help="raise the generation budget to N (default: the run's own)")
 @click.option("--stop-after", type=click.IntRange(min=1), metavar="N", help=STOP_AFTER_HELP)

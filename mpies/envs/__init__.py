@@ -12,6 +12,7 @@ import importlib
 import gymnasium as gym
 
 from ..config import ConfigError
+from ..extras import install_hint
 from .quiet import quiet_third_party_warnings, route_mujoco_warnings
 
 __all__ = ["FAMILIES", "FreshBox2DWorld", "check_env_id", "fresh_world", "make_env",
@@ -60,16 +61,28 @@ def make_env(env_id: str, env_kwargs: dict | None = None) -> gym.Env:
         raise ConfigError(f"env_kwargs: {env_id} rejected them: {exc}") from None
     except (gym.error.DependencyNotInstalled, ImportError) as exc:
         reason = " ".join(str(exc).split())  # gymnasium's hints may span lines
-        raise ConfigError(f"env: {env_id} cannot be made, a dependency is missing: {reason}") from None
+        extra = _extra_of(name)
+        hint = f"; install it with {install_hint(extra)}" if extra else ""
+        raise ConfigError(f"env: {env_id} cannot be made, a dependency is missing ({reason}){hint}") from None
     if type(env.unwrapped).__name__ == "BipedalWalker":
         env = FreshBox2DWorld(env)
     return env
 
 
+def _entry_point(name: str) -> str:
+    entry_point = gym.spec(name).entry_point
+    return entry_point if isinstance(entry_point, str) else ""
+
+
 def _uses_mujoco(name: str) -> bool:
     """Whether gymnasium's entry point of ``name`` is one of its MuJoCo environments."""
-    entry_point = gym.spec(name).entry_point
-    return isinstance(entry_point, str) and entry_point.startswith("gymnasium.envs.mujoco")
+    return _entry_point(name).startswith("gymnasium.envs.mujoco")
+
+
+def _extra_of(name: str) -> str | None:
+    """The mpies extra that installs what gymnasium environment ``name`` needs, if one does."""
+    family = _entry_point(name).removeprefix("gymnasium.envs.").partition(".")[0]
+    return family if family in ("mujoco", "box2d") else None
 
 
 class FreshBox2DWorld(gym.Wrapper):

@@ -51,6 +51,7 @@ import re
 import gymnasium as gym
 import numpy as np
 
+from ..extras import require
 from .quiet import route_mujoco_warnings
 
 DAMAGES = {
@@ -158,7 +159,7 @@ class AntGait:
     KD = 0.3   # servo: action per rad/s (x gear 150 = 45 N m s / rad; damping ratio ~0.8)
 
     def __init__(self, damage: dict[int, str] | None = None, duration: float = 5.0):
-        import mujoco  # here, not at the top: importing it (0.2 s) would delay every other task
+        mujoco = require("mujoco", "mujoco", "the ant task")  # imported here: it costs 0.2 s
 
         route_mujoco_warnings()
         self._mujoco = mujoco

@@ -6,6 +6,10 @@ milliseconds and generations take seconds -- leaves a closed, clean file that ``
 ``mpies resume`` open directly. A writer killed in the middle of a write leaves the SWMR
 consistency flags set; mpies readers open it in SWMR mode anyway and ``mpies resume`` rewrites it
 (see :func:`repair`), while the A/B checkpoint slots guarantee the last complete checkpoint survives.
+
+Before each open the writer checks the free space and then takes the disk blocks the write may
+need (:func:`reserve`), so a disk that fills in between fails the write with the OS's reason
+before HDF5 changes a byte: the file stays clean, readable by plain h5py, and resumable.
 """
 
 from __future__ import annotations
@@ -16,19 +20,23 @@ import os
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from .hdf5 import LIBVER, describe, open_file
 from .schema import SCHEMA_VERSION, columns, history_dtype
 
 HISTORY_CHUNK = 256  # rows per chunk of /history
 HISTORY_ROW_BYTES = 256  # an upper bound of any family's row size, for the free-space check
-LIBVER = ("v110", "v110")  # superblock v3: needed for SWMR, still readable by HDF5 1.10 tools
-
-
+WRITE_BYTES = 4 * HISTORY_CHUNK * HISTORY_ROW_BYTES
+"""Bytes one write may add to the file, reserved before it: a new history chunk, new chunks of a
+program's tables (POET's are 256 rows of at most 100 bytes) and the metadata they bring."""
 SPACE_MARGIN = 1 << 20  # bytes kept free beyond what a write needs
+UNRESERVABLE = (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+"""posix_fallocate errors of file systems that cannot reserve: the write goes ahead unreserved."""
 
 
 class OutputError(Exception):
@@ -51,30 +59,86 @@ def _nbytes(arrays: dict) -> int:
     return sum(np.asarray(v).nbytes for v in arrays.values())
 
 
-def describe(exc: BaseException) -> str:
-    """A short reason for an I/O failure: the OS's words ("No space left on device") rather than
-    HDF5's long error stack."""
-    if isinstance(exc, OSError) and exc.errno and exc.strerror:
-        ours = exc.strerror.startswith(os.strerror(exc.errno))
-        return exc.strerror if ours else os.strerror(exc.errno)
-    return str(exc).splitlines()[0]
+def reserve(path: Path, nbytes: int) -> None:
+    """Allocate ``nbytes`` of disk past the end of ``path`` before HDF5 opens it.
+
+    HDF5 puts what a write adds at its end-of-allocation mark, below the reserved end, so those
+    bytes land in blocks already taken; its flush truncates the file back to that mark, giving
+    the rest back. A full disk (or a file-size limit) fails here with the OS's reason, before
+    anything in the file changed.
+    """
+    if not hasattr(os, "posix_fallocate"):  # e.g. macOS: the free-space check alone
+        return
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.posix_fallocate(fd, os.fstat(fd).st_size, nbytes)
+    except OSError as exc:
+        if exc.errno not in UNRESERVABLE:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _in_h5py_dealloc(tb) -> bool:
+    frames = traceback.extract_tb(tb)
+    return bool(frames) and frames[-1].filename.startswith("h5py") and "dealloc" in frames[-1].name
+
+
+def silence_h5py_close_errors() -> None:
+    """From now on, drop h5py's echoes of its later attempts to close a file whose write failed:
+    whenever that file's objects are freed, h5py closes it again, fails again, and prints the
+    traceback (through ``sys.excepthook``) and "Exception ignored in ... __dealloc__" (through
+    ``sys.unraisablehook``). The error itself is raised and reported once."""
+    if getattr(sys.excepthook, "drops_h5py_echoes", False):
+        return
+    excepthook, unraisablehook = sys.excepthook, sys.unraisablehook
+
+    def on_exception(kind, value, tb):
+        if not _in_h5py_dealloc(tb):
+            excepthook(kind, value, tb)
+
+    def on_unraisable(unraisable):
+        if "h5py" not in repr(unraisable.object):
+            unraisablehook(unraisable)
+    on_exception.drops_h5py_echoes = True
+    sys.excepthook, sys.unraisablehook = on_exception, on_unraisable
 
 
 @contextlib.contextmanager
 def quiet_cleanup():
-    """Silence h5py's "Exception ignored in __dealloc__" echoes of a failing write (the error itself
-    is raised and reported once)."""
-    previous = sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None
+    """A block that writes an HDF5 file: if it fails, :func:`silence_h5py_close_errors`."""
     try:
         yield
-    finally:
-        sys.unraisablehook = previous
+    except BaseException:
+        silence_h5py_close_errors()
+        raise
 
 
 def _write_tree(group: h5py.Group, state: dict[str, np.ndarray]) -> None:
     for name, value in state.items():
         group.create_dataset(name, data=np.asarray(value))
+
+
+def write_layout(f: h5py.File, attrs: dict, state: dict[str, np.ndarray], best: dict[str, np.ndarray],
+                 family: str, tables=None) -> None:
+    """Lay out a new run in the empty file ``f``: root ``attrs`` (with ``schema_version``,
+    ``history_family``, ``status`` and ``end_time``), an empty ``family`` history, the pointer,
+    two state slots shaped like ``state``, ``/best``, and ``tables(f)``'s groups if given."""
+    f.attrs.update({"schema_version": SCHEMA_VERSION, "history_family": family,
+                    "status": "running", "end_time": "", **attrs})
+    history = f.create_dataset("history", shape=(0,), maxshape=(None,),
+                               dtype=history_dtype(family), chunks=(HISTORY_CHUNK,))
+    history.attrs["doc"] = "one row per generation"
+    for column in columns(family):
+        history.attrs[f"doc:{column.name}"] = column.doc
+        history.attrs[f"units:{column.name}"] = column.units
+    pointer = f.create_dataset("state/pointer", data=np.array([-1, 0], dtype=np.int64))
+    pointer.attrs["doc"] = "[slot of the latest complete checkpoint (-1: none), its next generation]"
+    for slot in ("slot0", "slot1"):
+        _write_tree(f.create_group(f"state/{slot}"), state)
+    _write_tree(f.create_group("best"), best)
+    if tables is not None:
+        tables(f)
 
 
 class RunWriter:
@@ -97,50 +161,38 @@ class RunWriter:
         try:
             ensure_space(path.parent, 3 * _nbytes(state) + _nbytes(best))
             with quiet_cleanup(), h5py.File(tmp, "w", libver=LIBVER, locking=False) as f:
-                f.attrs.update({"schema_version": SCHEMA_VERSION, "history_family": family,
-                                "status": "running", "end_time": "", **attrs})
-                history = f.create_dataset("history", shape=(0,), maxshape=(None,),
-                                           dtype=history_dtype(family), chunks=(HISTORY_CHUNK,))
-                history.attrs["doc"] = "one row per generation"
-                for column in columns(family):
-                    history.attrs[f"doc:{column.name}"] = column.doc
-                    history.attrs[f"units:{column.name}"] = column.units
-                pointer = f.create_dataset("state/pointer", data=np.array([-1, 0], dtype=np.int64))
-                pointer.attrs["doc"] = "[slot of the latest complete checkpoint (-1: none), its next generation]"
-                for slot in ("slot0", "slot1"):
-                    _write_tree(f.create_group(f"state/{slot}"), state)
-                _write_tree(f.create_group("best"), best)
-                if tables is not None:
-                    tables(f)
+                write_layout(f, attrs, state, best, family, tables)
             os.replace(tmp, path)
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)
-            raise OSError(describe(exc)) from exc
+            raise OSError(describe(exc)) from None
         return cls(path)
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
     def _open(self, swmr: bool):
+        reason = None
         try:
             with quiet_cleanup():
                 yield from self._opened(swmr)
         except (OSError, RuntimeError) as exc:
-            raise OutputError(f"cannot write {self.path}: {describe(exc)}. The last complete checkpoint in it is "
+            reason = describe(exc)
+        if reason is not None:  # raised here, not chained to HDF5's long error stack
+            raise OutputError(f"cannot write {self.path}: {reason}. The last complete checkpoint in it is "
                               f"intact: fix the cause (disk space, quota, permissions), then "
-                              f"`mpies resume {self.path}`") from exc
+                              f"`mpies resume {self.path}`")
 
     def _opened(self, swmr: bool):
-        ensure_space(self.path.parent, HISTORY_CHUNK * HISTORY_ROW_BYTES)
+        ensure_space(self.path.parent, WRITE_BYTES)
+        reserve(self.path, WRITE_BYTES)
         try:
-            f = h5py.File(self.path, "r+", libver=LIBVER, locking=False)
+            f = open_file(self.path, write=True, swmr=swmr)
         except OSError as exc:
             if "already open for write" not in str(exc):
                 raise
             repair(self.path)
-            f = h5py.File(self.path, "r+", libver=LIBVER, locking=False)
+            f = open_file(self.path, write=True, swmr=swmr)
         try:
-            if swmr:
-                f.swmr_mode = True
             yield f
             f.flush()
         finally:
@@ -217,8 +269,7 @@ def repair(path: str | os.PathLike) -> None:
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.repair-{os.getpid()}")
-    with h5py.File(path, "r", swmr=True, locking=False) as src, \
-            h5py.File(tmp, "w", libver=LIBVER, locking=False) as dst:
+    with open_file(path, swmr=True) as src, h5py.File(tmp, "w", libver=LIBVER, locking=False) as dst:
         dst.attrs.update(src.attrs)
         for name in src:
             src.copy(src[name], dst, name=name)

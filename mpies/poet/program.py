@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .. import seeding
+from .. import memory, seeding
 from ..comm import Comm, members_of
 from ..envs.bipedal_terrain import BipedalTerrain, TerrainParams
 from ..io import poet_tables
@@ -49,6 +49,7 @@ class POETProgram(Program):
         self.task = TerrainEvaluator(config.policy.hidden,
                                      config.rollout.max_steps or BipedalTerrain.MAX_EPISODE_STEPS)
         self.num_params = self.task.num_params
+        memory.require(config, comm, self.task, 2)  # rows of (return, steps); before anything big
         self.noise = make_noise(config.noise.mode, config.seed, self.num_params, config.noise.table_size, comm)
         self.pairs = PairTable(self.poet.max_pairs + self.poet.max_admitted, self.num_params, self.poet)
         theta0 = self.task.policy.initial_params(seeding.generator(config.seed, seeding.INIT_PARAMS),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import seeding
-from ..config import ConfigError, StrategyConfig, option
+from ..config import ConfigError, StrategyConfig, echo, option
 from ..registry import Algorithm
 from ..strategies.base import State, Strategy
 from .archives import IMPROVED, NEW, make_archive
@@ -59,12 +59,14 @@ class MAPElitesConfig(StrategyConfig):
 
     def validate(self, run) -> None:
         dims = len(self.lower)
+        if not dims:
+            raise ConfigError("strategy.lower: got []; give one lower bound per descriptor dimension")
         if len(self.upper) != dims or (self.archive == "grid" and len(self.bins) != dims):
             raise ConfigError(f"strategy.upper: lower, upper (and bins for a grid) need one entry per "
                               f"descriptor dimension; got {len(self.lower)}, {len(self.upper)}, {len(self.bins)}")
         if any(lo >= hi for lo, hi in zip(self.lower, self.upper)):
-            raise ConfigError(f"strategy.upper: got {self.upper}; every upper bound must exceed its "
-                              f"lower bound {self.lower}")
+            raise ConfigError(f"strategy.upper: got {echo(self.upper)}; every upper bound must exceed its "
+                              f"lower bound {echo(self.lower)}")
 
 
 @dataclass

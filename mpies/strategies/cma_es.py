@@ -6,9 +6,21 @@ Member ``i`` is ``x_i = m + sigma * B (D * z_i)`` (eq. 38-40) with ``z_i = eps(k
 its key on every rank. Fitness is maximised: members are ranked best first. The update is
 identical on every rank because it is a function of (state, gathered fitness) only.
 
-Optional IPOP restarts (Auger & Hansen 2005): when the run stalls (flat fitness history, tiny step
-or ill-conditioned covariance), restart from the initial mean with the population doubled.
-Pure numpy: no MPI, no I/O.
+Optional restarts when the run stalls (flat fitness history, tiny step or ill-conditioned
+covariance), always from the initial mean ``x0`` (as pycma's ``fmin2`` with a fixed ``x0``):
+
+* IPOP (Auger & Hansen 2005): the population is multiplied by ``ipop_factor`` at each restart.
+* BIPOP (N. Hansen, "Benchmarking a BI-population CMA-ES on the BBOB-2009 function testbed",
+  GECCO 2009 workshop): two interlaced regimes. A large-population run has
+  ``lambda_large = lambda_default * ipop_factor^i`` (its ``i``-th run, the first run being the
+  0-th) and ``sigma0``; a small-population run has
+  ``lambda_s = floor(lambda_default * (lambda_last / lambda_default)^(U_1^2))`` and
+  ``sigma_s = sigma0 * 10^(-2 U_2)``, ``U_1, U_2`` uniform in [0, 1], where ``lambda_last`` is the
+  population of the last large run (the paper's ``lambda_large / 2`` with ``lambda_large`` the
+  next large population, for ``ipop_factor = 2``). A restart is small while the evaluations spent
+  in small runs are fewer than those spent in large runs, the first run counting as large.
+
+``restarts`` caps the restarts of both regimes together. Pure numpy: no MPI, no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from functools import partial
 
 import numpy as np
 
+from .. import seeding
 from ..config import StrategyConfig, option
 from ..registry import Algorithm
 from .base import State, Strategy, best_first
@@ -31,8 +44,11 @@ class CMAESConfig(StrategyConfig):
     population: int = option(0, "members per generation (0 = 4 + floor(3 ln n))", min=0)
     sigma: float = option(0.5, "initial step size", gt=0.0)
     active: bool = option(True, "negative weights for the worst members (active CMA)")
-    restarts: int = option(0, "IPOP restarts allowed when the run stalls (population x ipop_factor)", min=0)
-    ipop_factor: float = option(2.0, "population multiplier at each restart", gt=1.0)
+    restarts: int = option(0, "restarts allowed when the run stalls (both regimes of bipop together)", min=0)
+    restart_regime: str = option("ipop", "ipop: population x ipop_factor at each restart; bipop: large "
+                                 "runs like ipop interlaced with small runs of random population and sigma "
+                                 "(Hansen 2009)", choices=("ipop", "bipop"))
+    ipop_factor: float = option(2.0, "population multiplier at each (large-population) restart", gt=1.0)
     tolfun: float = option(1e-12, "stall: range of recent best fitness below this", min=0.0)
     tolx: float = option(1e-11, "stall: step-size and axes below tolx * sigma0", min=0.0)
 
@@ -87,6 +103,23 @@ def default_population(n: int) -> int:
     return 4 + int(3 * np.log(n))
 
 
+def bipop_small_regime(small_evaluations: int, large_evaluations: int) -> bool:
+    """BIPOP: whether the next restart is a small-population run (fewer evaluations spent so far in
+    small runs than in large runs, the first run counting as large)."""
+    return small_evaluations < large_evaluations
+
+
+def bipop_small_run(lambda_default: int, lambda_last: int, sigma0: float, u_lambda: float,
+                    u_sigma: float) -> tuple[int, float]:
+    """BIPOP's small-population run: ``(lambda_s, sigma_s)`` from two uniform draws in [0, 1].
+
+    ``lambda_s = floor(lambda_default * (lambda_last / lambda_default)^(u_lambda^2))`` with
+    ``lambda_last`` the population of the last large run, and ``sigma_s = sigma0 * 10^(-2 u_sigma)``.
+    """
+    lam = int(np.floor(lambda_default * (lambda_last / lambda_default) ** (u_lambda ** 2)))
+    return lam, sigma0 * 10.0 ** (-2.0 * u_sigma)
+
+
 def history_length(n: int, lam: int) -> int:
     """Generations of best fitness the flat-fitness stop criterion looks at (``10 + 30 n / lam``)."""
     return 10 + int(np.ceil(30 * n / lam))
@@ -108,7 +141,12 @@ class CMAESState(State):
         restart_generation: int64 ``()`` generations since the last (re)start.
         eigen_generation: int64 ``()`` ``restart_generation`` of the last eigendecomposition.
         population: int64 ``()`` the current lambda (multiplied at each IPOP restart).
-        restarts: int64 ``()`` IPOP restarts so far.
+        restarts: int64 ``()`` restarts so far (both regimes).
+        large_restarts: int64 ``()`` restarts with a large population so far (every IPOP restart).
+        small_run: int64 ``()`` 1 while the current run is a BIPOP small-population run, else 0.
+        large_evaluations: int64 ``()`` evaluations spent in large-population runs, the first run
+            included (every evaluation under IPOP).
+        small_evaluations: int64 ``()`` evaluations spent in BIPOP's small-population runs.
         best_history: float64 ``(10 + 30 n,)`` best fitness of recent generations, newest last
             (long enough for any population; NaN until filled).
     """
@@ -126,6 +164,10 @@ class CMAESState(State):
     eigen_generation: np.ndarray
     population: np.ndarray
     restarts: np.ndarray
+    large_restarts: np.ndarray
+    small_run: np.ndarray
+    large_evaluations: np.ndarray
+    small_evaluations: np.ndarray
     best_history: np.ndarray
 
     @classmethod
@@ -139,7 +181,8 @@ class CMAESState(State):
                    D=np.ones(n), p_sigma=np.zeros(n), p_c=np.zeros(n), generation=counter.copy(),
                    restart_generation=counter.copy(), eigen_generation=counter.copy(),
                    population=np.asarray(lam, dtype=np.int64), restarts=counter.copy(),
-                   best_history=np.full(history_length(n, 1), np.nan))
+                   large_restarts=counter.copy(), small_run=counter.copy(),
+                   large_evaluations=counter.copy(), small_evaluations=counter.copy(), best_history=np.full(history_length(n, 1), np.nan))
 
 
 class CMAES(Strategy):
@@ -155,8 +198,8 @@ class CMAES(Strategy):
     def __init__(self, config: CMAESConfig, theta0: np.ndarray, noise, separable: bool = False):
         self.config, self.noise, self.separable = config, noise, separable
         self.n = theta0.shape[0]
-        self.state = CMAESState.initial(theta0, config.sigma, config.population or default_population(self.n),
-                                        separable)
+        self.default_population = config.population or default_population(self.n)
+        self.state = CMAESState.initial(theta0, config.sigma, self.default_population, separable)
         self._params: CMAParameters | None = None
 
     @property
@@ -233,6 +276,8 @@ class CMAES(Strategy):
             self._decompose()
         s.best_history[...] = np.roll(s.best_history, -1)
         s.best_history[-1] = fitness[ranked[0]]
+        spent = s.small_evaluations if int(s.small_run) else s.large_evaluations
+        spent[...] = spent + population.size
         restarted = self._maybe_restart()
         return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(s.mean - old_mean)),
                 "restarted": restarted}
@@ -258,20 +303,40 @@ class CMAES(Strategy):
         return bool(s.D.max() ** 2 > 1e14 * s.D.min() ** 2)
 
     def _maybe_restart(self) -> bool:
-        """IPOP: a fresh start at ``x0`` with the population multiplied by ``ipop_factor``."""
-        s = self.state
-        if int(s.restarts) >= self.config.restarts or not self.stalled():
+        """A fresh start at ``x0`` when the run stalls: the population and step size of the
+        regime's next run (module docstring); budgets and counters carry over."""
+        s, c = self.state, self.config
+        if int(s.restarts) >= c.restarts or not self.stalled():
             return False
-        lam = int(round(self.population_size * self.config.ipop_factor))
-        fresh = CMAESState.initial(s.x0, self.config.sigma, lam, self.separable)
+        restart = int(s.restarts) + 1
+        small = c.restart_regime == "bipop" and bipop_small_regime(int(s.small_evaluations),
+                                                                   int(s.large_evaluations))
+        large_restarts = int(s.large_restarts) + (not small)
+        sigma = c.sigma
+        if c.restart_regime == "ipop":
+            lam = int(round(self.population_size * c.ipop_factor))
+        elif not small:
+            lam = int(round(self.default_population * c.ipop_factor ** large_restarts))
+        else:
+            # pycma (fmin2, bipop=True) differs in two ways, and this follows the paper: it counts
+            # the first run as small (so its first restart is large), and it caps a small run at
+            # half the large runs' evaluations so far, which the paper's regimes do not.
+            u_lambda, u_sigma = seeding.generator(self.noise.seed, seeding.CMA_RESTART, restart).random(2)
+            lambda_last = int(round(self.default_population * c.ipop_factor ** large_restarts))
+            lam, sigma = bipop_small_run(self.default_population, lambda_last, c.sigma, u_lambda, u_sigma)
+        fresh = CMAESState.initial(s.x0, sigma, lam, self.separable)
         fresh.generation[...] = s.generation
-        fresh.restarts[...] = s.restarts + 1
+        fresh.restarts[...] = restart
+        fresh.large_restarts[...] = large_restarts
+        fresh.small_run[...] = small
+        fresh.large_evaluations[...] = s.large_evaluations
+        fresh.small_evaluations[...] = s.small_evaluations
         s.load_dict(fresh.to_dict())
         return True
 
 
 ALGORITHMS = (
-    Algorithm("cma_es", CMAESConfig, "CMA-ES, full covariance, active weights, optional IPOP restarts",
+    Algorithm("cma_es", CMAESConfig, "CMA-ES, full covariance, active weights, optional IPOP/BIPOP restarts",
               strategy=CMAES),
     Algorithm("sep_cma_es", CMAESConfig, "separable CMA-ES: diagonal covariance, O(n) per sample",
               strategy=partial(CMAES, separable=True)),

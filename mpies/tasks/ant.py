@@ -29,6 +29,7 @@ class AntGaitTask(Task):
     DESCRIPTOR_BOUNDS = (0.0, 1.0)
     DAMAGES = DAMAGES
     OPTIONS = {"duration": 5.0, "damage": "none"}
+    params_field = "env"  # always 24
 
     def __init__(self, config: RunConfig):
         options = read_options(config, self.OPTIONS, "ant")

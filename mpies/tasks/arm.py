@@ -18,6 +18,7 @@ class ArmTask(Task):
     descriptor_dim = 2
     DESCRIPTOR_BOUNDS = (-1.0, 1.0)
     OPTIONS = {"joints": 10}
+    params_field = "env_kwargs.joints"
 
     def __init__(self, config: RunConfig):
         self.num_params = integer_option(read_options(config, self.OPTIONS, "arm"), "joints", 1)

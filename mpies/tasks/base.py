@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import ConfigError, RunConfig
+from ..config import INT64_MAX, ConfigError, RunConfig, echo
 
 
 @dataclass
@@ -47,11 +47,19 @@ class Task:
         num_params: length of a parameter vector.
         obs_dim: observation statistics gathered per member (0: none).
         descriptor_dim: behaviour descriptor length (0: not a quality-diversity task).
+        params_field: the config field that sets ``num_params`` (named when a run's memory
+            estimate says to reduce it, :mod:`mpies.memory`).
+        buffer_bytes: bytes of the scratch arrays the task allocates per rank, at the latest at
+            its first evaluation (after the run's memory check), and ``buffer_field`` the config
+            field that sets their size.
     """
 
     num_params: int
     obs_dim = 0
     descriptor_dim = 0
+    params_field = "policy.hidden"
+    buffer_bytes = 0
+    buffer_field = "rollout.max_steps"
 
     def initial_params(self, rng: np.random.Generator) -> np.ndarray:
         """The search's starting point, float64 ``(num_params,)``: zeros unless a task knows better."""
@@ -86,9 +94,11 @@ def read_options(config: RunConfig, defaults: dict, task: str) -> dict:
 
 
 def integer_option(options: dict, name: str, minimum: int, note: str = "") -> int:
-    """``options[name]`` as an int ``>= minimum`` (bools refused); ConfigError naming ``env_kwargs.name``."""
+    """``options[name]`` as an int from ``minimum`` to ``2**63 - 1`` (bools refused); ConfigError
+    naming ``env_kwargs.name``."""
     value = options[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"env_kwargs.{name}: got {value!r}; expected an integer >= {minimum}{note}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= INT64_MAX:
+        raise ConfigError(f"env_kwargs.{name}: got {echo(value)}; expected an integer >= {minimum}{note} "
+                          f"(and < 2**63)")
     return value
 

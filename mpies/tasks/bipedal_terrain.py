@@ -19,6 +19,9 @@ class TerrainEvaluator:
         max_steps: episode cap (POET: 2000).
     """
 
+    params_field = "policy.hidden"  # the fields mpies.memory names, as a Task's
+    buffer_bytes, buffer_field = 0, "rollout.max_steps"
+
     def __init__(self, hidden, max_steps: int):
         probe = BipedalTerrain()
         self.policy = Policy(probe.observation_space, probe.action_space, "mlp", hidden)

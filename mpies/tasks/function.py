@@ -3,9 +3,11 @@ themselves (:mod:`mpies.envs.functions`), with ``env_kwargs = {dim = 10, x0 = 3.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..config import ConfigError, RunConfig
+from ..config import ConfigError, RunConfig, echo
 from ..envs.functions import FUNCTIONS
 from .base import Evaluation, Task, integer_option, read_options
 
@@ -16,17 +18,19 @@ class FunctionTask(Task):
     """Fitness ``-f(params)``; one "episode" of one step per evaluation, seeds ignored."""
 
     OPTIONS = {"dim": 10, "x0": 3.0}
+    params_field = "env_kwargs.dim"
 
     def __init__(self, config: RunConfig):
         name = config.env[len(FUNCTION_PREFIX):]
         if name not in FUNCTIONS:
-            raise ConfigError(f"env: unknown function {config.env!r}; allowed: "
+            raise ConfigError(f"env: unknown function {echo(config.env)}; allowed: "
                               + ", ".join(FUNCTION_PREFIX + f for f in sorted(FUNCTIONS)))
         options = read_options(config, self.OPTIONS, config.env)
         self.num_params = integer_option(options, "dim", 1)
         x0 = options["x0"]
-        if isinstance(x0, bool) or not isinstance(x0, (int, float)):
-            raise ConfigError(f"env_kwargs.x0: got {x0!r}; expected a number (the start of every coordinate)")
+        if isinstance(x0, bool) or not isinstance(x0, (int, float)) or not math.isfinite(x0):
+            raise ConfigError(f"env_kwargs.x0: got {echo(x0)}; expected a finite number (the start of every "
+                              f"coordinate)")
         self.function, self.x0 = FUNCTIONS[name], float(x0)
 
     def initial_params(self, rng: np.random.Generator) -> np.ndarray:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import ConfigError, RunConfig
+from ..config import ConfigError, RunConfig, echo
+from ..extras import require
 from .base import Evaluation, Task, integer_option, read_options
 
 
@@ -14,18 +15,28 @@ class TetrisTask(Task):
     is a game, its "steps" the pieces placed. The whole game runs in compiled code."""
 
     OPTIONS = {"height": 20, "features": "bt", "max_pieces": 0}
+    MAX_HEIGHT = 1000
+    """Tallest board: a game fills about ``2.5 height`` pieces before it can lose, each move costing
+    ``O(height)``, so a game's cost grows with the square of the height (research uses 10 and 20)."""
+    params_field = "env_kwargs.features"
+    buffer_field = "env_kwargs.height"
 
     def __init__(self, config: RunConfig):
+        require("numba", "tetris", "tetris")
         from ..envs import tetris  # numba compiles the engine on import: only Tetris runs pay for it
 
         options = read_options(config, self.OPTIONS, "tetris")
         if options["features"] not in tetris.FEATURE_SETS:
-            raise ConfigError(f"env_kwargs.features: got {options['features']!r}; allowed: "
+            raise ConfigError(f"env_kwargs.features: got {echo(options['features'])}; allowed: "
                               + ", ".join(repr(k) for k in tetris.FEATURE_SETS))
         try:
             self.height = tetris.check_height(options["height"])
         except ValueError as exc:
             raise ConfigError(f"env_kwargs.height: {exc}") from None
+        if self.height > self.MAX_HEIGHT:
+            raise ConfigError(f"env_kwargs.height: got {echo(self.height)}; at most {self.MAX_HEIGHT} rows (a "
+                              f"game's cost grows with the square of the height; research boards have 10 or 20)")
+        self.buffer_bytes = 3 * (self.height + 4) * 8  # the board's rows and its afterstate scratch
         self.max_pieces = integer_option(options, "max_pieces", 0, " (0 = no cap)")
         self.features = options["features"]
         self.num_params = tetris.FEATURE_SETS[self.features]
