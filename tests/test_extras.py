@@ -50,3 +50,13 @@ def test_plot_without_matplotlib_exits_2_with_one_line(tmp_path):
     out = run_without("matplotlib", f"from mpies.cli import main; main(['plot', {str(missing)!r}])")
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1 and "mpies[plot]" in lines[0], out.stderr
+
+
+def test_the_core_install_runs_and_inspects_a_classic_control_job(tmp_path):
+    hidden = "".join(f"sys.modules[{m!r}] = None; " for m in ("numba", "matplotlib", "mujoco", "Box2D", "imageio"))
+    out = tmp_path / "core.h5"
+    for args in (["--help"], ["run", "cartpole", "--set", "generations=2", "-o", str(out)], ["inspect", str(out)]):
+        code = f"import sys; {hidden}\nfrom mpies.cli import main\nmain({args!r})"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (args, proc.stderr)
+    assert "CartPole-v1" in proc.stdout and "finished" in proc.stdout

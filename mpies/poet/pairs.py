@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..envs.bipedal_terrain import TerrainParams
+from ..envs.terrain_params import TerrainParams
 from ..strategies.openai_es import OpenAIES, OpenAIESState
 
 ARCHIVE_CAPACITY = 4096  # terrains ever admitted; POET admits at most a few per mutation step

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..envs.bipedal_terrain import TerrainParams
+from ..envs.terrain_params import TerrainParams
 from .terrains import DIFFICULTY_NAMES, difficulty
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..envs.bipedal_terrain import TerrainParams
+from ..envs.terrain_params import TerrainParams
 
 # "Challenging" thresholds of the paper (section 4): stump height, pit gap, roughness.
 CHALLENGING = {"stump_height": 2.4, "pit_gap": 6.0, "roughness": 4.5}
