@@ -421,7 +421,7 @@ def load_text(source: str) -> tuple[str, str]:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ConfigError(f"config: file {echo(source)} not found; pass a TOML file or a shipped name "
-                              f"(see `mpies envs`)")
+                              f"(`mpies config` lists them)")
         return path.read_text(), path.stem
     shipped = shipped_configs()
     if source in shipped:

@@ -124,7 +124,8 @@ class SearchProgram(Program):
                 member, episode = divmod(task, episodes)
                 seed = episode_seeds[population.episode_group(member) * episodes + episode]
                 result = self.task.evaluate(self.strategy.member_params(population, member), [seed],
-                                            self.normalizer, c.policy.action_noise, collect[member], task)
+                                            self.normalizer, c.policy.action_noise, collect[member], task,
+                                            c.rollout.reward_shift)
             else:
                 result = self.task.evaluate(self.strategy.mean, [eval_seeds[task - n * episodes]],
                                             self.normalizer)

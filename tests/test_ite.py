@@ -183,7 +183,7 @@ class DamagedArm(ArmTask):
             raise ConfigError(f"env_kwargs.damage: joint {self.joint} out of range")
 
     def evaluate(self, params, seeds, normalizer=None, action_noise=0.0, collect_obs=False,
-                 noise_stream=0):
+                 noise_stream=0, reward_shift=0.0):
         self.calls = getattr(self, "calls", 0) + 1
         return super().evaluate(damaged(params, self.joint), seeds, normalizer)
 

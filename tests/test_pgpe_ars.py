@@ -214,7 +214,7 @@ def test_reward_shift_applies_to_member_episodes_only(tmp_path):
     task = make_task(cfg)
     try:
         params, normalizer = np.zeros(task.num_params), ObsNormalizer(task.obs_dim)
-        member = task.evaluate(params, [11], normalizer, 0.0, False, 0)
+        member = task.evaluate(params, [11], normalizer, reward_shift=cfg.rollout.reward_shift)
         noiseless = task.evaluate(params, [11], normalizer)
     finally:
         task.close()

@@ -26,7 +26,7 @@ STOP_AFTER_HELP = ("stop after N generations of this invocation, with a checkpoi
 @click.option("--stop-after", type=click.IntRange(min=1), metavar="N", help=STOP_AFTER_HELP)
 @mpi_errors
 def run(config, overrides, output, overwrite, resume_mode, stop_after):
-    """Run CONFIG: a TOML file or the name of a shipped config (see `mpies envs`).
+    """Run CONFIG: a TOML file or the name of a shipped config (`mpies config` lists them).
 
     \b
     Launch under MPI with one rank per core, e.g.

@@ -47,7 +47,7 @@ class AntGaitTask(Task):
         return rng.random(self.num_params)
 
     def evaluate(self, params, seeds=(0,), normalizer=None, action_noise=0.0, collect_obs=False,
-                 noise_stream=0) -> Evaluation:
+                 noise_stream=0, reward_shift=0.0) -> Evaluation:
         """One deterministic episode; a failed one (non-finite ``params``) has NaN fitness and
         descriptor, and no steps."""
         distance, contacts = self.env.play(params)

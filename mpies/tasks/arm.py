@@ -24,7 +24,7 @@ class ArmTask(Task):
         self.num_params = integer_option(read_options(config, self.OPTIONS, "arm"), "joints", 1)
 
     def evaluate(self, params, seeds, normalizer=None, action_noise=0.0, collect_obs=False,
-                 noise_stream=0) -> Evaluation:
+                 noise_stream=0, reward_shift=0.0) -> Evaluation:
         """Closed form, seeds ignored: one "step" per evaluation."""
         angles = np.cumsum(params)
         link = 1.0 / self.num_params

@@ -66,7 +66,7 @@ class Task:
         return np.zeros(self.num_params)
 
     def evaluate(self, params, seeds, normalizer=None, action_noise: float = 0.0, collect_obs: bool = False,
-                 noise_stream: int = 0) -> Evaluation:  # pragma: no cover - abstract
+                 noise_stream: int = 0, reward_shift: float = 0.0) -> Evaluation:  # pragma: no cover - abstract
         """Evaluate ``params`` on one episode per seed.
 
         Args:
@@ -77,6 +77,8 @@ class Task:
             action_noise: std of the Gaussian noise on continuous actions.
             collect_obs: whether to sum the observations seen into the evaluation.
             noise_stream: the task id of this evaluation in its generation (seeds the action noise).
+            reward_shift: subtracted from every step's reward (``rollout.reward_shift``, which the
+                search program passes for member episodes only); policy tasks only.
         """
         raise NotImplementedError
 

@@ -38,6 +38,6 @@ class FunctionTask(Task):
         return np.full(self.num_params, self.x0)
 
     def evaluate(self, params, seeds, normalizer=None, action_noise=0.0, collect_obs=False,
-                 noise_stream=0) -> Evaluation:
+                 noise_stream=0, reward_shift=0.0) -> Evaluation:
         value = self.function(np.asarray(params, dtype=np.float64))
         return Evaluation(-value if np.isfinite(value) else float("nan"), 1.0, 1)

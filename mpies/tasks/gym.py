@@ -38,7 +38,6 @@ class GymTask(Task):
         self.num_params = self.policy.num_params
         self.obs_dim = self.policy.obs_dim if p.obs_norm else 0  # gathered statistics per member
         self.init_scale = p.init_scale
-        self.reward_shift = config.rollout.reward_shift
         self._obs_buffer = None  # allocated at the first evaluation that collects observations
         self.buffer_bytes = self.max_steps * self.policy.obs_dim * 8 if p.obs_norm else 0
         self._identity = (np.zeros(self.policy.obs_dim), np.ones(self.policy.obs_dim))
@@ -64,16 +63,8 @@ class GymTask(Task):
                   f"counts as failed (NaN), further failures are only counted", file=sys.stderr, flush=True)
 
     def evaluate(self, params, seeds, normalizer, action_noise: float = 0.0, collect_obs: bool = False,
-                 noise_stream: int | None = None) -> Evaluation:
-        """Play one episode per seed with ``params``; average the returns (see :meth:`Task.evaluate`).
-
-        A member's episodes are the calls that name their task (``noise_stream``, as the search
-        program's member tasks do): their rewards are shifted by ``rollout.reward_shift``. Calls
-        without one (the noiseless evaluation of the mean, ``mpies eval``, adaptation) play
-        unshifted rewards.
-        """
-        shift = self.reward_shift if noise_stream is not None else 0.0
-        noise_stream = noise_stream or 0
+                 noise_stream: int = 0, reward_shift: float = 0.0) -> Evaluation:
+        """Play one episode per seed with ``params``; average the returns (see :meth:`Task.evaluate`)."""
         obs_mean, obs_std = normalizer.mean_std()
         if obs_mean.size == 0:  # observation normalisation is off
             obs_mean, obs_std = self._identity
@@ -84,7 +75,7 @@ class GymTask(Task):
             rng = seeding.action_noise_generator(seed, noise_stream) if action_noise else None
             act = self.policy.actor(params, obs_mean, obs_std, action_noise, rng)
             try:
-                episode = run_episode(self.env, act, int(seed), self.max_steps, buffer, shift)
+                episode = run_episode(self.env, act, int(seed), self.max_steps, buffer, reward_shift)
             except Exception as exc:  # noqa: BLE001 - a failing environment fails the member only
                 self._warn_once(exc)
                 return Evaluation(float("nan"), 0.0, 0)

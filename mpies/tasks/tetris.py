@@ -43,7 +43,7 @@ class TetrisTask(Task):
         self._play = tetris.play_games
 
     def evaluate(self, params, seeds, normalizer=None, action_noise=0.0, collect_obs=False,
-                 noise_stream=0) -> Evaluation:
+                 noise_stream=0, reward_shift=0.0) -> Evaluation:
         """One game per seed; ``normalizer``, ``action_noise`` and ``collect_obs`` do not apply."""
         lines, pieces = self._play(params, self.features, self.height, np.asarray(seeds), self.max_pieces)
         return Evaluation(float(lines.mean()), float(pieces.mean()), int(pieces.sum()))
