@@ -112,6 +112,27 @@ class Comm:
         node.Free()
         return size
 
+    def node_memory_shared(self) -> bool:
+        """Whether the ranks of every node share one memory window, as the noise table needs:
+        each rank writes its slot of a window allocated on its node's first rank, and every rank
+        must then read every slot (collective: every rank calls it; the same answer on all)."""
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        size, rank = node.Get_size(), node.Get_rank()
+        win = MPI.Win.Allocate_shared(size * 8 if rank == 0 else 0, 8, comm=node)
+        buffer, _ = win.Shared_query(0)
+        slots = np.ndarray(buffer=buffer, dtype=np.int64, shape=(size,))
+        win.Fence()
+        slots[rank] = rank + 1
+        win.Fence()
+        shared = bool(np.array_equal(slots, np.arange(1, size + 1)))
+        win.Free()
+        node.Free()
+        return bool(self.comm.allreduce(shared, op=MPI.LAND))
+
+    def gather(self, obj, root: int = 0) -> list | None:
+        """Gather a small picklable object from every rank on ``root`` (setup and diagnostics only)."""
+        return self.comm.gather(obj, root=root)
+
     def bcast(self, obj, root: int = 0):
         """Broadcast a small picklable object (setup only, never per generation)."""
         return self.comm.bcast(obj, root=root)
@@ -175,3 +196,19 @@ def abort_with_message(message: str, code: int) -> None:
 
 def world_rank() -> int:
     return MPI.COMM_WORLD.Get_rank()
+
+
+def library() -> dict:
+    """The MPI library this process runs on: ``version`` (its own first line, e.g. "MPICH Version:
+    5.0.2"), ``standard`` (e.g. "5.0"), ``mpi4py`` (its version) and ``path`` (the libmpi file
+    loaded, from /proc/self/maps; "" where that cannot be read)."""
+    import mpi4py
+
+    path = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/self/maps") as maps:
+            libs = sorted({line.split()[-1] for line in maps if "libmpi" in line.split()[-1]})
+        path = next((lib for lib in libs if os.path.basename(lib).startswith("libmpi.")), libs[0] if libs else "")
+    first = " ".join((MPI.Get_library_version().strip().splitlines() or [""])[0].split())
+    major, minor = MPI.Get_version()
+    return {"version": first[:120], "standard": f"{major}.{minor}", "mpi4py": mpi4py.__version__, "path": path}

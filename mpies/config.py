@@ -116,6 +116,8 @@ class PolicyConfig:
     obs_stat_fraction: float = option(
         1.0, "fraction of members whose observations update the normaliser", gt=0.0, max=1.0
     )
+    squash: str = option("tanh", "how continuous actions are bounded: tanh, scaled to the action box, or "
+                                 "clip to the box (ARS's raw linear policy)", choices=("tanh", "clip"))
     action_noise: float = option(0.0, "std of Gaussian noise added to continuous actions", min=0.0)
     init_scale: float = option(1.0, "scale of the initial weights (1 = variance-preserving)", min=0.0)
 
@@ -320,7 +322,16 @@ def _check_cross_fields(config: RunConfig) -> None:
     config.strategy.validate(config)
     if config.policy.kind == "linear" and config.policy.hidden != PolicyConfig().hidden:
         raise ConfigError("policy.hidden: a linear policy has no hidden layers; remove the key or set policy.kind = \"mlp\"")
+    _check_name(config.name)
     _check_output_path(config)
+
+
+def _check_name(name: str) -> None:
+    """A run name is one file-name component: it fills ``{name}`` of ``output.path`` and must not
+    lead the file out of its folder (``../x``) or into another one."""
+    if not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
+        raise ConfigError(f"name: got {echo(name)}; a run name is a plain file name (no '/', not '.' or "
+                          f"'..'); to write elsewhere, pass -o PATH or set output.path")
 
 
 PATH_FIELDS = ("name", "seed")
@@ -419,10 +430,17 @@ def load_text(source: str) -> tuple[str, str]:
     """Resolve a path or a shipped config name to (TOML text, default run name)."""
     path = Path(source)
     if path.suffix == ".toml" or path.exists():
+        if path.is_dir():
+            raise ConfigError(f"config: {echo(source)} is a folder; pass a TOML file in it or a shipped "
+                              f"name (`mpies config` lists them)")
         if not path.is_file():
             raise ConfigError(f"config: file {echo(source)} not found; pass a TOML file or a shipped name "
                               f"(`mpies config` lists them)")
-        return path.read_text(), path.stem
+        try:
+            return path.read_text(), path.stem
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config: cannot read {echo(source)}: "
+                              f"{exc.strerror if isinstance(exc, OSError) else 'not UTF-8 text'}") from None
     shipped = shipped_configs()
     if source in shipped:
         return shipped[source], source

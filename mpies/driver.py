@@ -20,6 +20,7 @@ the run.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -28,7 +29,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__, registry
+from .clock import clock
 from .comm import Comm
 from .config import ConfigError, RunConfig, from_toml, to_toml
 from .envs import quiet_third_party_warnings
@@ -132,14 +136,29 @@ def agree(comm: Comm, decide):
     return result
 
 
+FULL_DISK = tuple(os.strerror(e) for e in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
+NOT_WRITABLE = tuple(os.strerror(e) for e in (errno.EACCES, errno.EPERM, errno.EROFS))
+
+
+def cannot_create(path: Path, exc: BaseException) -> RunFileError:
+    """The one-line error for an output file that cannot be created, with the fix its reason calls for."""
+    reason = describe(exc)
+    if reason in FULL_DISK:
+        fix = "free space there, or pass -o with a path on another disk"
+    elif reason in NOT_WRITABLE:
+        fix = "that folder is not writable here: pass -o with a path you can write"
+    else:
+        fix = "pass -o with another path"
+    return RunFileError(f"output: cannot create {path}: {reason}; {fix}")
+
+
 def _take_lock(path: Path, log) -> RunLock:
     """Rank 0: the writer lock of ``path`` (its folder created first)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock, notice = RunLock.acquire(path)
     except OSError as exc:
-        raise RunFileError(f"output: cannot create {path}: {describe(exc)}; free space, or pass -o "
-                           f"with another path") from None
+        raise cannot_create(path, exc) from None
     if notice:
         log(notice)
     return lock
@@ -151,6 +170,8 @@ class Driver:
     def __init__(self, program: Program, config: RunConfig, path: Path, comm: Comm, log):
         self.program, self.config, self.path, self.comm, self.log = program, config, path, comm, log
         self.generation = 0
+        self.wall_before = 0.0
+        """Seconds of the run before this invocation (the ``wall_time`` of its checkpoint)."""
         self.writer = RunWriter(path) if comm.rank == 0 else None
 
     def _attrs(self) -> dict:
@@ -167,10 +188,10 @@ class Driver:
         def make():
             try:
                 RunWriter.create(self.path, self._attrs(), program.state_dict(), program.best(),
-                                 program.family, overwrite=True, tables=program.create_tables)
+                                 program.family, overwrite=True, tables=program.create_tables,
+                                 docs=program.docs())
             except OSError as exc:
-                raise RunFileError(f"output: cannot create {self.path}: {describe(exc)}; free space, or "
-                                   f"pass -o with another path") from None
+                raise cannot_create(self.path, exc) from None
         agree(self.comm, make)
 
     def load(self) -> None:
@@ -188,8 +209,9 @@ class Driver:
                 next_generation, state = read_state(f)
                 check_checkpoint(f, RunLayout(self._attrs(), program.state_dict(), program.best(),
                                               program.family, program.create_tables))
-            return next_generation, state
-        self.generation, state = agree(self.comm, read)
+                wall = float(f["history"][next_generation - 1]["wall_time"]) if next_generation else 0.0
+            return next_generation, state, wall
+        self.generation, state, self.wall_before = agree(self.comm, read)
         self.program.load_state_dict(state)
         if self.writer is not None:
             g = self.generation
@@ -202,7 +224,7 @@ class Driver:
             writer.set_attrs(status="running", ranks=comm.size, end_time="")
         t0, io_seconds, done_here = time.perf_counter(), 0.0, 0
         stop = Stop("finished", 0)
-        width = len(str(c.generations))
+        best_so_far = float(program.best()["fitness"])
         with StopSignals() as signals:
             try:
                 while self.generation < c.generations:
@@ -220,18 +242,18 @@ class Driver:
                     every = c.output.checkpoint_every
                     checkpoint = (stop.status != "finished" or not more
                                   or (every and self.generation % every == 0))
-                    row = dict(result.fields, generation=self.generation - 1,
-                               wall_time=time.perf_counter() - t0, io_seconds=io_seconds,
-                               bytes_sent_per_rank=comm.bytes_sent)
+                    elapsed = time.perf_counter() - t0
+                    row = dict(result.fields, generation=self.generation, wall_time=self.wall_before + elapsed,
+                               io_seconds=io_seconds, bytes_sent_per_rank=comm.bytes_sent)
+                    if result.best is not None:
+                        best_so_far = float(result.best["fitness"])
                     if writer is not None:
                         t_io = time.perf_counter()
                         self._write(row, result.best, checkpoint)
                         io_seconds = time.perf_counter() - t_io
-                        seconds = max(time.perf_counter() - t_step, 1e-9)
-                        self.log(f"{program.unit} {self.generation:>{width}}/{c.generations} | "
-                                 f"{result.progress} | {result.steps / seconds / 1e3:7.1f}k steps/s | "
-                                 f"roll {row['rollout_seconds']:.2f}s gath {row['gather_seconds']:.3f}s "
-                                 f"upd {row['update_seconds']:.3f}s io {io_seconds:.3f}s")
+                        left = (c.generations - self.generation) * elapsed / done_here
+                        self.log(self._progress_line(result, row, io_seconds, time.perf_counter() - t_step,
+                                                     left, best_so_far))
                     if stop.status != "finished":
                         break
             except BaseException as exc:
@@ -242,6 +264,19 @@ class Driver:
         if writer is not None:
             writer.finish(stop.status)
         return Outcome(stop.status, self.generation, self.path, stop.exit_code)
+
+    def _progress_line(self, result, row: dict, io_seconds: float, seconds: float, left: float,
+                       best_so_far: float) -> str:
+        """``gen G/N | <the program's part> | best B | steps/s | elapsed, left | time split``."""
+        c, program = self.config, self.program
+        parts = [f"{program.unit} {self.generation:>{len(str(c.generations))}}/{c.generations}", result.progress]
+        if program.evaluates:
+            parts.append(f"best {best_so_far:9.2f}" if np.isfinite(best_so_far) else "best         -")
+        parts += [f"{result.steps / max(seconds, 1e-9) / 1e3:7.1f}k steps/s",
+                  f"{clock(row['wall_time'])} elapsed, {clock(left)} left",
+                  f"roll {row['rollout_seconds']:.2f} gath {row['gather_seconds']:.3f} "
+                  f"upd {row['update_seconds']:.3f} io {io_seconds:.3f} s"]
+        return " | ".join(parts)
 
     def _write(self, row: dict, best: dict | None, checkpoint: bool) -> None:
         """Rank 0: the generation's row and tables, with a checkpoint and the new best when due."""
@@ -266,7 +301,7 @@ def _finish_line(outcome: Outcome) -> str:
 
 
 def _drive(config: RunConfig, path: Path, action: str, lock: RunLock | None, comm: Comm, log,
-           stop_after: int | None) -> Outcome:
+           stop_after: int | None, requested: int | None = None) -> Outcome:
     """Build the program, create or load the file, loop; the lock is released whatever happens."""
     program, collective_cleanup = None, False
     try:
@@ -274,10 +309,14 @@ def _drive(config: RunConfig, path: Path, action: str, lock: RunLock | None, com
         driver = Driver(program, config, path, comm, log)
         if action == "resume":
             driver.load()
-            if driver.generation >= config.generations:
-                log(f"{path}: already finished ({driver.generation} generations); nothing to do "
-                    f"(raise the budget with --generations)")
-                return Outcome("finished", driver.generation, path)
+            done = driver.generation
+            if requested is not None and requested < done:
+                raise ConfigError(f"--generations: got {requested}; the run has done {done} generations "
+                                  f"already; pass more than {done} to continue it")
+            if done >= config.generations:
+                log(f"{path}: already finished ({done} generations); nothing to do (to continue it, "
+                    f"pass --generations N with N > {done})")
+                return Outcome("finished", done, path)
             log(f"resuming {path} at generation {driver.generation} on {comm.size} rank(s)")
         else:
             log(f"{program.describe()} -> {path}")
@@ -351,4 +390,4 @@ def resume(path: str | os.PathLike, *, generations: int | None = None, stop_afte
     config = agree(comm, decide)
     if generations:
         config.generations = generations
-    return _drive(config, path, "resume", lock, comm, log, stop_after)
+    return _drive(config, path, "resume", lock, comm, log, stop_after, requested=generations)

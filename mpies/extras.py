@@ -21,6 +21,16 @@ EXTRAS = {
     "video": "mpies eval --video (imageio, imageio-ffmpeg, pygame for classic control)",
 }
 """Extra -> what it enables (``all`` installs every one)."""
+MODULES = {"mujoco": ("mujoco",), "box2d": ("Box2D",), "tetris": ("numba",), "plot": ("matplotlib",),
+           "video": ("imageio", "imageio_ffmpeg")}
+"""Extra -> the modules it installs that mpies imports."""
+
+
+def missing(extra: str) -> list[str]:
+    """The modules of ``extra`` that this Python cannot find (none imported)."""
+    import importlib.util
+
+    return [m for m in MODULES[extra] if importlib.util.find_spec(m) is None]
 
 
 def install_hint(extra: str) -> str:

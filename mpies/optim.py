@@ -17,14 +17,24 @@ import numpy as np
 
 @dataclass
 class SGDState:
-    """Attributes: velocity: float64 ``(dim,)``, the momentum buffer."""
+    """The momentum of SGD.
+
+    Attributes:
+        velocity: float64 ``(dim,)`` the momentum buffer.
+    """
 
     velocity: np.ndarray
 
 
 @dataclass
 class AdamState:
-    """Attributes: m, v: float64 ``(dim,)`` first and second moments; t: int64 ``()`` steps taken."""
+    """The moments of Adam.
+
+    Attributes:
+        m: float64 ``(dim,)`` first moment (mean) of the gradient estimates.
+        v: float64 ``(dim,)`` second moment (uncentred variance) of the gradient estimates.
+        t: int64 ``()`` steps taken.
+    """
 
     m: np.ndarray
     v: np.ndarray
@@ -72,7 +82,11 @@ class Adam:
 
 @dataclass
 class ClipUpState:
-    """Attributes: velocity: float64 ``(dim,)``, the clipped momentum buffer (its norm <= max_speed)."""
+    """The velocity of ClipUp.
+
+    Attributes:
+        velocity: float64 ``(dim,)`` the clipped momentum buffer (its norm <= max_speed).
+    """
 
     velocity: np.ndarray
 

@@ -23,6 +23,10 @@ class ObsNormalizer:
     """
 
     STD_FLOOR = 1e-2  # as in OpenAI-ES: never amplify a near-constant coordinate more than 100x
+    DOCS = {"sum": ("sum of the observations seen, float64 (obs_dim,)", "observation"),
+            "sumsq": ("sum of their squares, float64 (obs_dim,)", "observation^2"),
+            "count": ("observations summed", "observations")}
+    """``state`` name -> (doc, units), for the run file."""
 
     def __init__(self, obs_dim: int):
         self.state = {"sum": np.zeros(obs_dim), "sumsq": np.zeros(obs_dim), "count": np.zeros(())}
@@ -64,15 +68,19 @@ class Policy:
         action_space: a gymnasium Discrete or Box.
         kind: ``"linear"`` or ``"mlp"``.
         hidden: hidden layer sizes (ignored for linear).
+        squash: continuous actions are ``center + scale * tanh(f)`` (``"tanh"``) or
+            ``clip(center + scale * f, low, high)`` (``"clip"``), ``f`` the network's output and
+            ``center``, ``scale`` the action box's middle and half-width.
 
     Raises:
         ValueError: spaces it cannot act in (see :func:`unsupported_spaces`).
     """
 
-    def __init__(self, observation_space, action_space, kind: str = "mlp", hidden=(32, 32)):
+    def __init__(self, observation_space, action_space, kind: str = "mlp", hidden=(32, 32), squash: str = "tanh"):
         problem = unsupported_spaces(observation_space, action_space)
         if problem:
             raise ValueError(problem)
+        self.squash = np.tanh if squash == "tanh" else None
         self.obs_dim = int(observation_space.shape[0])
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         if self.discrete:
@@ -122,9 +130,16 @@ class Policy:
         if self.discrete:
             return lambda obs: int(np.argmax(features(obs)))
         center, scale, low, high = self.action_center, self.action_scale, self.low, self.high
+        squash = self.squash
+        if squash is None:  # clip
+            def bounded(obs):
+                return np.clip(center + scale * features(obs), low, high)
+        else:
+            def bounded(obs):
+                return center + scale * squash(features(obs))
         if action_noise > 0.0:
             def act(obs):
-                a = center + scale * np.tanh(features(obs))
+                a = bounded(obs)
                 return np.clip(a + action_noise * rng.standard_normal(a.shape), low, high)
             return act
-        return lambda obs: center + scale * np.tanh(features(obs))
+        return bounded

@@ -14,6 +14,8 @@ program owns the science. A program is built identically on every rank as
                             --which final`` plays and ``best/...`` the best policy so far
 ``load_state_dict(state)``  the inverse, on every rank
 ``best()``                  ``/best``'s arrays (params, fitness, generation, obs_mean, obs_std)
+``docs()``                  ``name -> (doc, units)`` of every name of ``state_dict()`` and, as
+                            ``best/NAME``, of ``best()``: the datasets' ``doc`` and ``units``
 ``create_tables(f)``        rank 0, once: the program's own groups in a new file
 ``append_tables(f)``        rank 0, every generation, in the same open as the history row
                             (SWMR rules: resize and overwrite datasets, create nothing)
@@ -55,6 +57,8 @@ class Program:
     family = "search"
     unit = "gen"
     """What the progress line calls a generation."""
+    evaluates = True
+    """Whether ``best()`` is ever updated (the progress line shows the best so far only then)."""
     has_checkpoint_tables = False
     """Whether :meth:`checkpoint_tables` writes anything (it costs an extra open of the file)."""
     num_params: int
@@ -72,6 +76,9 @@ class Program:
         raise NotImplementedError
 
     def best(self) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def docs(self) -> dict[str, tuple[str, str]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def create_tables(self, f) -> None:
@@ -99,3 +106,16 @@ def fitness_fields(fitness: np.ndarray) -> dict[str, float | int]:
                 "fitness_std": np.nan, "failed": int(fitness.size)}
     return {"fitness_mean": valid.mean(), "fitness_max": valid.max(), "fitness_min": valid.min(),
             "fitness_std": valid.std(), "failed": int(fitness.size - valid.size)}
+
+
+BEST_DOCS = {
+    "best/params": ("parameters of the best evaluated policy so far, float64 (num_params,)", "1"),
+    "best/fitness": ("its evaluation: the mean return of its noiseless evaluation episodes (POET: the "
+                     "pair's score); -inf before any", "return"),
+    "best/generation": ("the generation it was evaluated in, counted from 1 as the history's "
+                        "generation column; -1 before any", "generations"),
+    "best/obs_mean": ("mean of the observation normaliser it plays with, float64 (obs_dim,)", "observation"),
+    "best/obs_std": ("std of the observation normaliser it plays with, float64 (obs_dim,)", "observation"),
+}
+"""``docs()`` of the ``best/...`` names, which every program has."""
+

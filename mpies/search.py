@@ -24,7 +24,7 @@ from .errors import RunAborted
 from .io.writer import create_group, overwrite_group
 from .noise import make_noise
 from .policies import ObsNormalizer
-from .program import Program, StepResult, fitness_fields
+from .program import BEST_DOCS, Program, StepResult, fitness_fields
 from .tasks import make_task
 
 ARCHIVE_GROUP = "archive"
@@ -68,6 +68,7 @@ class SearchProgram(Program):
             raise ConfigError(f"strategy.lower: got {self.strategy.descriptor_dims} descriptor dimension(s); env "
                               f"{echo(config.env)} has {self.task.descriptor_dim}: give lower, upper (and bins) "
                               f"one entry each")
+        self.evaluates = config.rollout.eval_every > 0
         self.normalizer = ObsNormalizer(self.task.obs_dim)
         mean, std = self.normalizer.mean_std()
         self._best = {"params": np.zeros_like(theta0), "fitness": np.asarray(-np.inf),
@@ -88,6 +89,15 @@ class SearchProgram(Program):
         state["mean"] = np.array(self.strategy.mean)  # what `mpies eval --which final` plays
         return state
 
+    def docs(self) -> dict[str, tuple[str, str]]:
+        docs = {f"strategy/{k}": (doc, "1") for k, doc in self.strategy.state.docs().items()}
+        docs.update({f"normalizer/{k}": v for k, v in ObsNormalizer.DOCS.items()})
+        docs.update(BEST_DOCS)
+        docs["counters/env_steps"] = ("environment steps so far, evaluations included", "steps")
+        docs["mean"] = ("the policy `mpies eval --which final` plays: the search distribution's mean "
+                        "(MAP-Elites: the best elite), float64 (num_params,)", "1")
+        return docs
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         def sub(prefix):
             return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
@@ -103,7 +113,9 @@ class SearchProgram(Program):
     def create_tables(self, f) -> None:
         archive = self.strategy.archive
         if archive is not None:
-            create_group(f, ARCHIVE_GROUP, archive.state, archive.geometry())
+            docs = {k: (doc, "1") for k, doc in self.strategy.state.docs().items()}
+            docs.update(archive.GEOMETRY_DOCS)
+            create_group(f, ARCHIVE_GROUP, archive.state, archive.geometry(), docs)
 
     def append_tables(self, f) -> None:
         if self.strategy.archive is not None:
@@ -161,7 +173,7 @@ class SearchProgram(Program):
         failed = int(np.isnan(fitness).sum())
         if failed / fitness.size > c.rollout.max_failed_fraction:  # the same verdict on every rank
             raise RunAborted(
-                f"generation {g}: {failed} of {fitness.size} members failed "
+                f"generation {g + 1}: {failed} of {fitness.size} members failed "
                 f"({failed / fitness.size:.0%} > rollout.max_failed_fraction = "
                 f"{c.rollout.max_failed_fraction:.0%}); see the [rank N] warnings above")
         info = self.strategy.tell(population, fitness, descriptors)
@@ -175,7 +187,7 @@ class SearchProgram(Program):
         best = None
         if n_eval and eval_return > float(self._best["fitness"]):
             self._best = best = {"params": theta, "fitness": np.asarray(eval_return),
-                                 "generation": np.asarray(g, dtype=np.int64), "obs_mean": obs_mean,
+                                 "generation": np.asarray(g + 1, dtype=np.int64), "obs_mean": obs_mean,
                                  "obs_std": obs_std}
         t_update = time.perf_counter()
 
@@ -185,12 +197,18 @@ class SearchProgram(Program):
         return StepResult(fields, best, self._progress(fields), steps)
 
     def _progress(self, fields: dict) -> str:
-        ev = f"{fields['eval_return']:9.2f}" if not np.isnan(fields["eval_return"]) else "        -"
+        """``fit mean M max X`` then, for quality diversity, the archive's coverage and QD score
+        (and the evaluation only in generations that ran one), else ``eval E`` (``-`` when not run)."""
+        evaluated = not np.isnan(fields["eval_return"])
         failed = f" | {fields['failed']} failed" if fields["failed"] else ""
-        qd = (f" | cells {fields['archive_filled']} qd {fields['qd_score']:.4g}"
-              if self.family == "qd" else "")
-        return (f"fit mean {fields['fitness_mean']:9.2f} max {fields['fitness_max']:9.2f} | eval {ev}"
-                f"{qd}{failed}")
+        line = f"fit mean {fields['fitness_mean']:9.2f} max {fields['fitness_max']:9.2f}"
+        if self.family == "qd":
+            cells = self.strategy.archive.cells
+            line += (f" | cells {fields['archive_filled']}/{cells} ({fields['archive_filled'] / cells:.1%})"
+                     f" qd {fields['qd_score']:.4g}")
+            return line + (f" | eval {fields['eval_return']:.2f}" if evaluated else "") + failed
+        ev = f"{fields['eval_return']:9.2f}" if evaluated else "        -"
+        return f"{line} | eval {ev}{failed}"
 
     def close(self) -> None:
         self.task.close()

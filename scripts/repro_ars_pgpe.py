@@ -11,9 +11,9 @@ What is run
 What is read
     ``/history`` of each run file: ``eval_return`` (the mean over ``rollout.eval_episodes``
     noiseless, unshifted episodes of the mean policy), ``env_steps`` and ``wall_time``. The
-    evaluation in row ``g`` plays the mean after ``g`` updates, trained on ``g * population *
-    rollout.episodes`` member episodes: those are the episodes reported (the paper's measure,
-    evaluation episodes excluded), and the steps are ``env_steps`` of row ``g - 1`` (mpies counts
+    evaluation in row ``i`` (0-based; generation ``i + 1``) plays the mean after ``i`` updates,
+    trained on ``i * population * rollout.episodes`` member episodes: those are the episodes reported (the paper's measure,
+    evaluation episodes excluded), and the steps are ``env_steps`` of row ``i - 1`` (mpies counts
     evaluation steps in ``env_steps``, so this slightly over-states the training steps).
 
 What is reported (never asserted)
@@ -33,41 +33,15 @@ Output: a table on stdout, JSON in bench-results/repro_ars_pgpe.json (``--out``)
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench_common as common  # noqa: E402  (sets BLAS thread variables before numpy loads)
-
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
+import _repro_common as repro  # noqa: E402
+from _repro_common import Case, median_or_inf  # noqa: E402
 
 NAME = "repro_ars_pgpe"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One shipped config and its target.
-
-    Attributes:
-        config: shipped config name.
-        threshold: eval return that counts as reached.
-        seeds: default number of seeds.
-        paper: the published figure to compare with (text).
-    """
-
-    config: str
-    threshold: float
-    seeds: int
-    paper: str
-
-
 CASES = (
     Case("cartpole-pgpe", 475.0, 3, "-"),
     Case("pendulum-pgpe", -200.0, 3, "-"),
@@ -83,79 +57,23 @@ TINY_SETTINGS = ["generations=2", "rollout.eval_every=1", "rollout.eval_episodes
 """``--tiny``: two generations of 20-step episodes, so that every case runs in seconds."""
 
 
-def first_reach(path: Path, threshold: float, members_per_generation: int) -> dict:
-    """Where a run file's ``eval_return`` first reaches ``threshold`` (None entries when never)."""
-    with h5py.File(path, "r") as f:
-        history = f["history"][()]
-    reached = np.flatnonzero(history["eval_return"] >= threshold)
-    out = {"generations_run": int(history.shape[0]), "wall_seconds": float(history["wall_time"][-1]),
-           "best_eval": float(np.nanmax(history["eval_return"])), "generation": None,
-           "episodes": None, "steps": None}
-    if reached.size:
-        g = int(history["generation"][reached[0]])
-        out.update(generation=g, episodes=g * members_per_generation,
-                   steps=int(history["env_steps"][g - 1]) if g > 0 else 0)
-    return out
-
-
-def run_case(case: Case, seed: int, workdir: Path, ranks: int, extra: list[str]) -> dict:
-    """One ``mpies run`` of ``case`` with ``seed``; its first-reach record."""
-    from mpies import config as config_mod
-
-    overrides = [f"seed={seed}", *extra]
-    cfg = config_mod.load(case.config, overrides)
-    out = workdir / f"{case.config}-s{seed}.h5"
-    command = ["nice", "-n", "10", "mpiexec", "-n", str(ranks), sys.executable, "-m", "mpies", "run",
-               case.config, "-o", str(out), "--overwrite"]
-    for item in overrides:
-        command += ["--set", item]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    record = first_reach(out, case.threshold, cfg.strategy.population * cfg.rollout.episodes)
-    record.update(seed=seed, command=" ".join(command[3:]), process_seconds=time.perf_counter() - started)
-    return record
-
-
-def _median(values) -> float:
-    return float(statistics.median([np.inf if v is None else v for v in values]))
+def _summary(case: Case, runs: list[dict]) -> dict:
+    return {"threshold": case.threshold, "paper": case.paper, "runs": runs,
+            "median_episodes": median_or_inf(r["episodes"] for r in runs),
+            "median_steps": median_or_inf(r["steps"] for r in runs)}
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", metavar="CONFIG", help="run these cases only")
-    parser.add_argument("--seeds", type=int, help="seeds per case (default: each case's own)")
-    parser.add_argument("--ranks", type=int, default=2)
-    parser.add_argument("--tiny", action="store_true", help="2 generations of 20 steps per case, 1 seed")
-    parser.add_argument("--workdir", type=Path, help="keep the run files here (default: a temporary folder)")
-    common.add_common_options(parser, NAME)
-    args = parser.parse_args(argv)
+    args = repro.parser(__doc__, NAME, common.add_common_options).parse_args(argv)
+    results = repro.run_cases(CASES, args, TINY_SETTINGS, _summary)
 
-    cases = [c for c in CASES if not args.only or c.config in args.only]
-    extra = TINY_SETTINGS if args.tiny else []
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.workdir or Path(tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        for case in cases:
-            seeds = 1 if args.tiny else (args.seeds or case.seeds)
-            runs = [run_case(case, seed, workdir, args.ranks, extra) for seed in range(seeds)]
-            results[case.config] = {
-                "threshold": case.threshold, "paper": case.paper, "runs": runs,
-                "median_episodes": _median(r["episodes"] for r in runs),
-                "median_steps": _median(r["steps"] for r in runs)}
-            print(f"{case.config}: {[r['episodes'] for r in runs]} episodes", flush=True)
-
-    rows = [[name, r["threshold"], len(r["runs"]), r["median_episodes"], r["median_steps"],
-             " ".join(f"{x['wall_seconds']:.0f}" for x in r["runs"]),
-             " ".join(f"{x['best_eval']:.0f}" for x in r["runs"]), r["paper"]]
-            for name, r in results.items()]
-    print(common.format_table(["config", "threshold", "seeds", "median episodes", "median steps",
-                               "wall s", "best eval", "paper"], rows,
-                              title=f"first noiseless evaluation >= threshold ({args.ranks} ranks)"))
-    payload = {"ranks": args.ranks, "tiny": args.tiny, "environment": common.environment(), "cases": results}
-    common.write_json(args.out, payload)
-    return payload
-
+    return repro.report(
+        common, args, results,
+        ["config", "threshold", "seeds", "median episodes", "median steps", "wall s", "best eval", "paper"],
+        lambda name, r: [name, r["threshold"], len(r["runs"]), r["median_episodes"], r["median_steps"],
+                         " ".join(f"{x['wall_seconds']:.0f}" for x in r["runs"]),
+                         " ".join(f"{x['best_eval']:.0f}" for x in r["runs"]), r["paper"]],
+        "first noiseless evaluation >= threshold")
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -168,3 +169,48 @@ def figures(monkeypatch):
 
     monkeypatch.setattr(Figure, "savefig", capture)
     return saved
+
+
+def undocumented(path) -> list[str]:
+    """Datasets of the run file ``path`` that lack a non-empty ``doc`` or ``units`` (or, for a
+    compound dataset, a column's ``doc:NAME`` or ``units:NAME``)."""
+    missing = []
+
+    def visit(name, obj):
+        if not isinstance(obj, h5py.Dataset):
+            return
+        wanted = ["doc", "units"] + [f"{kind}:{column}" for column in (obj.dtype.names or ())
+                                     for kind in ("doc", "units")]
+        missing.extend(f"{name} {attr}" for attr in wanted if not str(obj.attrs.get(attr, "")).strip())
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return missing
+
+
+SPHERE = """
+algorithm = "openai_es"
+env = "fn:sphere"
+env_kwargs = {dim = 5, x0 = 1.0}
+generations = 4
+[strategy]
+population = 8
+sigma = 0.1
+learning_rate = 0.05
+[noise]
+table_size = 100000
+"""
+"""A 4-generation OpenAI-ES run on the 5-D sphere: in-process runs of well under a second."""
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(folder: Path, options: str):
+    """A tmpfs mounted at ``folder`` (created) with the mount ``options``; the test is skipped
+    where mounting is not allowed (not root, or no permission in a container)."""
+    folder.mkdir(exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip(f"cannot mount a tmpfs ({options}) here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import mpies
-from conftest import POET_TINY, one_line_error, tiny_config
+from conftest import POET_TINY, SPHERE, one_line_error, tiny_config
 from mpies import config as config_mod
 from mpies.cli import main
 from mpies.config import ConfigError
@@ -19,18 +19,6 @@ from mpies.io import RunFileError
 from mpies.policies import Policy
 from mpies.rollout import run_episode
 
-SPHERE = """
-algorithm = "openai_es"
-env = "fn:sphere"
-env_kwargs = {dim = 5, x0 = 1.0}
-generations = 4
-[strategy]
-population = 8
-sigma = 0.1
-learning_rate = 0.05
-[noise]
-table_size = 100000
-"""
 
 
 def quiet(line):
@@ -63,7 +51,7 @@ def test_run_takes_a_path_a_config_or_a_name_with_overrides_and_read_history_is_
         stored = f["history"][()]
         assert "population = 6\n" in f.attrs["config"] and "sigma = 0.1\n" in f.attrs["config"]
     assert history.dtype == stored.dtype and history.tobytes() == stored.tobytes()
-    assert list(history["generation"]) == [0, 1, 2]
+    assert list(history["generation"]) == [1, 2, 3]  # counted as the progress line counts
 
     # a RunConfig (left unchanged), and a shipped name with overrides
     config = config_mod.load(str(source))

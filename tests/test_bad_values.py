@@ -4,6 +4,7 @@ estimate and the machine's limit; a signal to one rank (not to mpiexec) stops th
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import resource
@@ -17,8 +18,9 @@ from types import SimpleNamespace
 import h5py
 import pytest
 
-from conftest import history_length, mpies_cmd, one_line_error, run_mpies, subprocess_env, tiny_config
+from conftest import history_length, mounted_tmpfs, mpies_cmd, one_line_error, run_mpies, subprocess_env, tiny_config
 from mpies import config as cfg
+from mpies import driver
 from mpies import memory
 from mpies.io.lock import lock_path
 
@@ -53,6 +55,10 @@ CASES = [
     ("arm-map-elites", ["strategy.bins=[1000000, 1000000]"], [REFUSED, "archive", "reduce strategy.bins"]),
     ("arm-map-elites", ["strategy.archive=cvt", "strategy.cells=1000000000"], [REFUSED, "reduce strategy.cells"]),
     ("tetris-cem-small", ["env_kwargs={height=1000000}"], ["env_kwargs.height: got 1000000", "at most 1000"]),
+    # a name that would lead the default output path out of runs/
+    ("cartpole", ["name=../../x"], ["name: got '../../x'", "plain file name", "pass -o PATH"]),
+    ("cartpole", ["name=a/b"], ["name: got 'a/b'", "plain file name"]),
+    ("cartpole", ["name=.."], ["name: got '..'"]),
 ]
 
 
@@ -241,3 +247,46 @@ def test_an_interrupt_before_mpi_starts_ends_the_whole_job(tmp_path):
     proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", INTERRUPTED_WHILE_STARTING, config, out],
                           capture_output=True, text=True, timeout=60, env=subprocess_env())
     assert proc.returncode != 0 and "Aborted!" not in proc.stderr
+
+
+def test_a_folder_given_as_the_config_says_so(tmp_path):
+    (tmp_path / "configs").mkdir()
+    one_line_error(run_mpies(None, "run", tmp_path / "configs", check_rc=2), "config:", "is a folder")
+
+
+@pytest.mark.parametrize("reason, fix", [
+    (errno.ENOSPC, "free space there"), (errno.EDQUOT, "free space there"),
+    (errno.EACCES, "not writable here"), (errno.EROFS, "not writable here"), (errno.ENOTDIR, "another path")])
+def test_an_output_that_cannot_be_created_gets_the_fix_its_reason_calls_for(reason, fix):
+    message = str(driver.cannot_create(Path("out/a.h5"), OSError(reason, os.strerror(reason))))
+    assert message == f"output: cannot create out/a.h5: {os.strerror(reason)}; " + message.split("; ", 1)[1]
+    assert fix in message and ("free space" in message) == (reason in (errno.ENOSPC, errno.EDQUOT))
+
+
+def test_a_read_only_file_system_is_not_reported_as_full(tmp_path):
+    with mounted_tmpfs(tmp_path / "ro", "ro,size=1m") as folder:
+        proc = run_mpies(None, "run", "cartpole", "-o", folder / "a.h5", check_rc=2)
+    one_line_error(proc, "cannot create", "Read-only file system", "not writable here")
+    assert "free space" not in proc.stderr
+
+
+def test_resume_with_fewer_generations_than_done_is_refused_unchanged(tmp_path):
+    config = tiny_config(tmp_path, generations=4)
+    out = tmp_path / "run.h5"
+    run_mpies(None, "run", config, "-o", out)
+    before = sha256(out)
+    one_line_error(run_mpies(None, "resume", out, "--generations", "2", check_rc=2),
+                   "--generations: got 2", "done 4 generations", "more than 4")
+    assert sha256(out) == before
+    finished = run_mpies(None, "resume", out)
+    assert "already finished (4 generations)" in finished.stdout and "--generations N with N > 4" in finished.stdout
+
+
+def test_adapt_on_an_archive_without_damages_names_the_task_that_has_them(tmp_path):
+    out = tmp_path / "arm.h5"
+    run_mpies(None, "run", "arm-map-elites", "--set", "generations=2", "--set", "strategy.population=8", "-o", out)
+    before = sha256(out)
+    one_line_error(run_mpies(None, "adapt", out, "--damage", "leg=1", check_rc=2),
+                   "--damage:", "'arm', which has no damages", "ant")
+    assert sha256(out) == before
+

@@ -112,8 +112,16 @@ def test_read_commands_on_a_real_run(tmp_path):
     assert summary["ranks"] == 2 and summary["env"] == "CartPole-v1"
     with h5py.File(out, "r") as f:
         assert summary["best_eval_return"] == float(f["best/fitness"][()])
-    table = cli.invoke(main, ["inspect", str(out), str(out)])
-    assert table.exit_code == 0 and table.output.count("status") == 2
+    table = cli.invoke(main, ["inspect", str(out), str(out)])  # several files: one row each
+    lines = table.output.splitlines()
+    assert table.exit_code == 0 and len(lines) == 3, table.output
+    assert lines[0].split() == ["run", "algorithm", "env", "seed", "status", "generations", "best", "wall", "time"]
+    assert lines[1].split()[:6] == [str(out), "openai_es", "CartPole-v1", "3", "finished", "4/4"]
+    assert float(lines[1].split()[6]) == pytest.approx(summary["best_eval_return"], rel=1e-5)
+    (tmp_path / "junk.h5").write_text("not a run")
+    mixed = run_mpies(None, "inspect", out, tmp_path / "junk.h5", check_rc=2)
+    assert mixed.stdout.splitlines()[2].split()[4] == "unreadable"
+    assert mixed.stderr.count("\n") == 1 and "junk.h5: not an HDF5 file" in mixed.stderr
     result = cli.invoke(main, ["eval", str(out), "--episodes", "2", "--json"])
     assert result.exit_code == 0, result.output
     evaluation = json.loads(result.output)

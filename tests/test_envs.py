@@ -37,6 +37,20 @@ def test_action_noise_stays_in_bounds():
     assert actions.min() >= -2.0 and actions.max() <= 2.0 and actions.std() > 0.1
 
 
+def test_clip_squash_is_the_linear_output_clipped_to_the_box_and_tanh_its_squashed_form():
+    env = make_env("Pendulum-v1")  # actions in [-2, 2]: center 0, scale 2
+    clip = Policy(env.observation_space, env.action_space, "linear", squash="clip")
+    tanh = Policy(env.observation_space, env.action_space, "linear")
+    params = np.array([0.3, -0.2, 0.1, 0.05])  # W (3 x 1), b
+    obs_small, obs_big = np.array([0.5, 0.2, 1.0]), np.array([0.5, 0.2, 40.0])
+    f = lambda obs: obs @ params[:3] + params[3]  # noqa: E731
+    for obs in (obs_small, obs_big):
+        np.testing.assert_array_equal(clip.actor(params, np.zeros(3), np.ones(3))(obs),
+                                      np.clip(2 * f(obs), -2.0, 2.0))
+        np.testing.assert_array_equal(tanh.actor(params, np.zeros(3), np.ones(3))(obs), 2 * np.tanh(f(obs)))
+    assert clip.actor(params, np.zeros(3), np.ones(3))(obs_big)[0] == 2.0  # saturated exactly at the bound
+
+
 def test_normalizer_from_sums():
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(1000, 4))
     norm = ObsNormalizer(4)

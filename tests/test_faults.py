@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from conftest import (assert_bitwise_equal, history_length, load_result, mpies_cmd, run_mpies,
+from conftest import (assert_bitwise_equal, history_length, load_result, mounted_tmpfs, mpies_cmd, run_mpies,
                       subprocess_env, tiny_config)
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -77,13 +77,8 @@ def test_truncated_or_foreign_files_are_refused_and_left_alone(tmp_path):
 @pytest.fixture
 def small_disk(tmp_path):
     """A 2 MiB tmpfs (needs root and permission to mount; skipped otherwise)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    with mounted_tmpfs(tmp_path / "disk", "size=2m") as mount:
+        yield mount
 
 
 @pytest.mark.parametrize("fault", ["disk full", "read-only"])

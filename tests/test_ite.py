@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import one_line_error, run_mpies
+from conftest import one_line_error, run_mpies, undocumented
 from mpies.cli import adapt_cmd
 from mpies.config import ConfigError
 from mpies.io.adaptation import read_adaptation
@@ -231,6 +231,7 @@ def test_adapt_command_on_a_real_map_elites_run(arm_file, monkeypatch):
     with h5py.File(arm_file, "r") as f:
         arrays, attrs = read_adaptation(f, "joint=3")
         assert f.attrs["status"] == "finished" and "archive" in f and f["history"].shape[0] == 20
+    assert undocumented(arm_file) == []  # the trials too
     cells = arrays["cell"]
     assert cells.shape == (5,) and np.all(occupied[cells])
     first = int(np.argmax(fitness))  # the best undamaged elite is tried first, and is the baseline
@@ -260,8 +261,8 @@ def test_adapt_command_on_a_real_map_elites_run(arm_file, monkeypatch):
 
 
 def test_adapt_command_errors_are_one_line(arm_file, tmp_path, monkeypatch):
-    # the arm itself has no damage support: the task's own ConfigError
-    one_line_error(invoke(arm_file, "--damage", "leg=1"), "damage", "not understood by arm")
+    # the arm itself has no damages: the line names the task that has them
+    one_line_error(invoke(arm_file, "--damage", "leg=1"), "--damage:", "'arm', which has no damages", "ant")
     monkeypatch.setattr(adapt_cmd, "make_task", DamagedArm)
     one_line_error(invoke(arm_file, "--damage", "leg=1"), "env_kwargs.damage", "joint=K")
     one_line_error(invoke(arm_file, "--damage", "joint=1", "--name", "a/b"), "--name")

@@ -161,10 +161,11 @@ def test_qd_runs_default_to_qd_curves(runs, tmp_path, figures):
     filled = figures[-1].axes[1].get_lines()[0]
     np.testing.assert_array_equal(filled.get_ydata(), history["archive_filled"])
 
-    # an explicit -y wins; qd fields can be asked for explicitly, next to the return-like ones
+    # an explicit -y wins, each requested column in a panel of its own labelled with its unit
     result = invoke(runs["arm"], "-y", "fitness_max", "-y", "qd_score", "-o", tmp_path / "y.png")
     assert result.exit_code == 0, result.output
-    assert curve_labels(figures[-1]) == {"return": ["arm (arm) fitness_max"], "QD score": ["arm (arm) qd_score"]}
+    assert curve_labels(figures[-1]) == {"fitness_max (return)": ["arm (arm) fitness_max"],
+                                         "QD score": ["arm (arm) qd_score"]}
 
 
 def test_non_qd_runs_keep_the_fitness_curves(runs, tmp_path, figures):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import POET_TINY, one_line_error, run_mpies
+from conftest import POET_TINY, one_line_error, run_mpies, undocumented
 from mpies.cli import main
 from mpies.io import poet_tables
 
@@ -26,6 +26,12 @@ def poet_run(tmp_path_factory):
     return out
 
 
+
+
+def test_every_dataset_of_a_poet_run_is_documented(poet_run):
+    with h5py.File(poet_run, "r") as f:
+        assert "poet/pairs" in f and len(f["poet/pairs"]) >= 1 and f["poet/events"].shape[0] >= 2
+    assert undocumented(poet_run) == []
 
 
 def _events(path):

@@ -191,7 +191,7 @@ def test_plot_of_several_poet_files_draws_their_curves(tmp_path, figures, versio
     assert curve_labels(figures[-1]) == {"return": ["fitness_mean", "fitness_max", "score_max"] * 2}
     result = invoke_plot(a, "-y", "active_pairs", "-y", "fitness_max", "-o", tmp_path / "p.png")
     assert result.exit_code == 0, result.output
-    assert curve_labels(figures[-1]) == {"active_pairs (pairs)": ["active_pairs"], "return": ["fitness_max"]}
+    assert curve_labels(figures[-1]) == {"active_pairs (pairs)": ["active_pairs"], "fitness_max (return)": ["fitness_max"]}
 
 
 def test_plot_of_one_poet_file_draws_its_pairs(tmp_path, figures, version):

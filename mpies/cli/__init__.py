@@ -1,5 +1,5 @@
 """The ``mpies`` command line: ``mpies run``, ``resume``, ``inspect``, ``plot``, ``eval``, ``adapt``,
-``envs`` and ``config`` (print a shipped config to copy and edit).
+``envs``, ``config`` (print a shipped config to copy and edit) and ``doctor`` (what a job sees).
 
 Each command is a thin shell over one library call. User errors (a bad config field, a missing or
 foreign file) print one line and exit with code 2; anything else under MPI prints the failing
@@ -22,6 +22,7 @@ import click  # noqa: E402
 from .. import __version__  # noqa: E402
 from .adapt_cmd import adapt  # noqa: E402
 from .config_cmd import config  # noqa: E402
+from .doctor_cmd import doctor  # noqa: E402
 from .envs_cmd import envs  # noqa: E402
 from .eval_cmd import eval_  # noqa: E402
 from .inspect_cmd import inspect  # noqa: E402
@@ -55,10 +56,11 @@ SUMMARIES = {
     plot: "Draw learning curves or a MAP-Elites archive to an image.",
     eval_: "Play a stored policy's episodes; --video renders one.",
     adapt: "Adapt a MAP-Elites archive to a damage (IT&E).",
+    doctor: "Check MPI, launcher, ranks per node, disk, extras.",
 }
 """Command -> its line in ``mpies --help``, for the commands whose docstring's first sentence is
 longer than the line click has room for (click would cut it off with "...")."""
 
-for _command in (run, resume, inspect, plot, eval_, adapt, envs, config):
+for _command in (run, resume, inspect, plot, eval_, adapt, envs, config, doctor):
     _command.short_help = SUMMARIES.get(_command, _command.short_help)
     main.add_command(_command)

@@ -20,7 +20,7 @@ from ..io import RunFileError
 from ..io.adaptation import check_not_live, write_adaptation
 from ..io.archive import read_archive_run
 from ..qd import ite
-from ..tasks import make_task  # module attribute: tests substitute a task with damage support
+from ..tasks import BUILT_IN, make_task  # module attribute: tests substitute a task with damage support
 from .errors import EXIT_IO, fail, user_errors
 
 
@@ -77,7 +77,16 @@ def adapt(path, damage, name, kappa, length_scale, alpha, max_trials, noise, see
                              max_trials=max_trials, noise=noise)
     cfg = config_mod.from_toml(run.config)
     cfg.env_kwargs = {**cfg.env_kwargs, "damage": damage}
-    task = make_task(cfg)
+    try:
+        task = make_task(cfg)
+    except config_mod.ConfigError as exc:
+        if str(exc).startswith("env_kwargs: ['damage'] not understood"):  # the task has no damages
+            with_damages = [env for env, cls in BUILT_IN.items() if "damage" in getattr(cls, "OPTIONS", {})]
+            raise config_mod.ConfigError(
+                f"--damage: {path} holds an archive of env {cfg.env!r}, which has no damages; damage "
+                f"recovery needs a task that has them: {', '.join(with_damages)} (e.g. `mpies run "
+                f"ant-map-elites`, then `mpies adapt runs/ant-map-elites-seed0.h5 --damage leg=1`)") from None
+        raise
     try:
         result, baseline_row, baseline = _run(run, cells, task, settings, damage, seed)
     finally:

@@ -1,5 +1,9 @@
 """``mpies inspect``: what a run file holds, for people (a table) and scripts (--json).
 
+One file: its summary, the last history rows and (POET) its pairs. Several files: one row per
+run (:data:`ROW_COLUMNS`); a file that cannot be read gets a row saying so, its reason goes to
+stderr, and the command exits 2 after the table.
+
 POET runs (``algorithm = "poet"``) also list their environment-agent pairs and a line of counts
 (pairs created, transfers accepted, pairs removed) with the hardest terrain solved; in ``--json``
 these are under the key ``"poet"``.
@@ -8,12 +12,15 @@ these are under the key ``"poet"``.
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
+from ..clock import clock
+from ..io import RunFileError
 from ..io.reader import check_run_file
 from ..io.summary import history_tail, summarize
-from .errors import user_errors
+from .errors import EXIT_USAGE, user_errors
 
 SUMMARY_KEYS = ("path", "status", "algorithm", "history_family", "env", "seed", "ranks", "num_params",
                 "generations_done", "generations_total", "checkpoint_generation", "env_steps", "wall_time",
@@ -68,6 +75,32 @@ def _tail_table(rows) -> list[str]:
     return lines
 
 
+ROW_COLUMNS = (  # (header, summary -> text)
+    ("run", lambda s: s["path"]),
+    ("algorithm", lambda s: s.get("algorithm", "?")),
+    ("env", lambda s: s.get("env", "?")),
+    ("seed", lambda s: str(s.get("seed", "?"))),
+    ("status", lambda s: s.get("status", "?")),
+    ("generations", lambda s: f"{s['generations_done']}/{s['generations_total'] or '?'}"),
+    ("best", lambda s: "-" if s.get("best_eval_return") is None else f"{s['best_eval_return']:.6g}"),
+    ("wall time", lambda s: "-" if s.get("wall_time") is None else clock(s["wall_time"])),
+)
+
+
+def _rows(summaries: list[dict | str], paths) -> list[str]:
+    """One aligned line per run: a summary, or for an unreadable file the text ``unreadable``."""
+    cells = [[h for h, _ in ROW_COLUMNS]]
+    for summary, path in zip(summaries, paths):
+        if isinstance(summary, dict):
+            cells.append([text(summary) for _, text in ROW_COLUMNS])
+        else:
+            cells.append([str(path), "-", "-", "-", "unreadable", "-", "-", "-"])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(ROW_COLUMNS))]
+    right = {"seed", "generations", "best", "wall time"}
+    return ["  ".join(c.rjust(w) if h in right else c.ljust(w)
+                      for c, w, (h, _) in zip(row, widths, ROW_COLUMNS)).rstrip() for row in cells]
+
+
 def _table(summary: dict, history_tail) -> str:
     width = max(len(k) for k in SUMMARY_KEYS)
     lines = []
@@ -95,14 +128,26 @@ def _table(summary: dict, history_tail) -> str:
 def inspect(paths, as_json, tail):
     """Summarise run files: status, progress, best and latest returns.
 
+    One file: the whole summary and its last history rows. Several (mpies inspect runs/*.h5): one
+    row each (run, algorithm, env, seed, status, generations, best evaluation, wall time).
     Works on finished runs, on runs still being written (live), and on files of killed runs.
     """
-    for i, path in enumerate(paths):
-        check_run_file(path)
-        summary = summarize(path)
-        if as_json:
-            click.echo(json.dumps(summary))
-            continue
-        if i:
-            click.echo("")
-        click.echo(_table(summary, history_tail(path, tail)))
+    if as_json or len(paths) == 1:
+        for path in paths:
+            check_run_file(path)
+            summary = summarize(path)
+            click.echo(json.dumps(summary) if as_json else _table(summary, history_tail(path, tail)))
+        return
+    summaries, errors = [], []
+    for path in paths:
+        try:
+            check_run_file(path)
+            summaries.append(summarize(path))
+        except RunFileError as exc:
+            summaries.append(None)
+            errors.append(str(exc))
+    click.echo("\n".join(_rows(summaries, paths)))
+    for message in errors:
+        click.echo(f"Error: {message}", err=True)
+    if errors:
+        sys.exit(EXIT_USAGE)

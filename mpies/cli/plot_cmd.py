@@ -3,10 +3,16 @@ quality-diversity run as a heatmap of fitness over the descriptor space.
 
 Curves: by default those of the run's history family (:data:`DEFAULT_FIELDS`): fitness_mean,
 fitness_max and eval_return for a search run, qd_score and archive_filled for a quality-diversity
-run, fitness_mean, fitness_max and score_max for POET. Returns (members' fitness, evaluations,
-pair scores) share a panel; every other column gets its own (qd_score, a sum over cells, and
-counts differ from a return by orders of magnitude). ``-y`` names any history column
-(:data:`mpies.io.schema.ALL_FIELDS`); one that a file's history lacks is an error.
+run, fitness_mean, fitness_max and score_max for POET. There the returns (members' fitness,
+evaluations, pair scores) share a panel and every other column gets its own (qd_score, a sum over
+cells, and counts differ from a return by orders of magnitude). ``-y`` names any history column
+(:data:`mpies.io.schema.ALL_FIELDS`), each drawn in a panel of its own labelled with its unit;
+one that a file's history lacks is an error. The horizontal axis is the generation (integer
+ticks), the environment steps or the wall time in seconds (``-x``).
+
+Seeds (``--aggregate median|mean``): runs of one configuration are drawn as one curve, the median
+with the interquartile range or the mean with a 95% confidence interval, grouped by config or
+``--group-by`` (:mod:`mpies.cli.aggregate`).
 
 Archive heatmaps (``--archive``, one run file):
 
@@ -45,6 +51,7 @@ from ..io.schema import ALL_FIELDS, UNITS
 from ..io.summary import read_poet
 from ..extras import require
 from ..qd.archives import nearest_centroid
+from .aggregate import STATISTICS, aggregate, group_runs
 from .errors import fail, user_errors
 
 X_AXES = ("generation", "env_steps", "wall_time")
@@ -57,6 +64,7 @@ RETURN_PANEL = "return"
 SHARED = tuple(n for n in Y_FIELDS if UNITS[n] == "return" and n != "qd_score")
 """Columns drawn in the one "return" panel; qd_score, a sum over cells, gets a panel of its own."""
 LABELS = {"qd_score": "QD score", "archive_filled": "filled cells"}
+X_LABELS = {"generation": "generation", "env_steps": "environment steps", "wall_time": "wall time (s)"}
 STYLES = {"fitness_mean": "-", "fitness_max": ":", "eval_return": "o-"}
 VORONOI_PIXELS = 400
 """Raster resolution (per side) of a 2-D CVT archive's Voronoi image."""
@@ -94,16 +102,32 @@ def image_path(output: str) -> str:
               help="history columns to draw (repeatable) [default: fitness_mean, fitness_max and "
                    "eval_return; qd_score and archive_filled for quality-diversity runs; "
                    "fitness_mean, fitness_max and score_max for POET]")
+@click.option("--aggregate", type=click.Choice(STATISTICS), default=None,
+              help="one curve per configuration over its runs (seeds): the median with the "
+                   "interquartile band, or the mean with a 95%% confidence band")
+@click.option("--group-by", "group_by", multiple=True, metavar="FIELD|PATTERN",
+              help="with --aggregate: group runs by a config field (e.g. algorithm, "
+                   "strategy.population) or by quoted file-name patterns (repeatable, e.g. "
+                   "'runs/ars-*') [default: runs whose configs differ only in seed]")
 @click.option("--archive", "archive", is_flag=True,
               help="draw the archive of a quality-diversity run (one file) as a fitness heatmap "
                    "instead of curves")
 @user_errors
-def plot(paths, output, x_axis, y_fields, archive):
+def plot(paths, output, x_axis, y_fields, aggregate, group_by, archive):
     """Draw learning curves of the run files PATHS into one image, or with --archive the
-    archive of one quality-diversity run."""
+    archive of one quality-diversity run.
+
+    \b
+    Examples:
+      mpies plot runs/cartpole-seed0.h5 -o curve.png
+      mpies plot runs/hopper-seed*.h5 --aggregate median -x env_steps -o hopper.png
+      mpies plot runs/*.h5 --aggregate mean --group-by algorithm -y eval_return -x wall_time
+    """
     output = image_path(output)
     if archive and len(paths) != 1:
         fail(f"--archive draws one run file; got {len(paths)}")
+    if group_by and not aggregate:
+        fail("--group-by groups runs for --aggregate; pass --aggregate median or --aggregate mean")
     for path in paths:
         check_run_file(path)
     import matplotlib  # image_path checked that it is installed
@@ -114,18 +138,18 @@ def plot(paths, output, x_axis, y_fields, archive):
         fig = _archive_figure(plt, paths[0])
     else:
         runs = [read_run_history(path) for path in paths]
-        if len(runs) == 1 and not y_fields and runs[0].family == POET:
+        if len(runs) == 1 and not y_fields and not aggregate and runs[0].family == POET:
             fig = poet_figure(plt, paths[0], x_axis)
         else:
-            fig = _curves_figure(plt, runs, x_axis, y_fields)
+            fig = _curves_figure(plt, runs, x_axis, y_fields, aggregate, group_by)
     fig.savefig(output, dpi=120)
     plt.close(fig)
     click.echo(f"wrote {output}")
 
 
 # --------------------------------------------------------------------------- curves
-def _panel(field: str) -> str:
-    return RETURN_PANEL if field in SHARED else field
+def _panel(field: str, own_panels: bool) -> str:
+    return RETURN_PANEL if field in SHARED and not own_panels else field
 
 
 def _ylabel(panel: str) -> str:
@@ -135,29 +159,59 @@ def _ylabel(panel: str) -> str:
     return panel if UNITS[panel] == "1" else f"{panel} ({UNITS[panel]})"
 
 
-def _curves_figure(plt, runs, x_axis, y_fields):
+def _curves_figure(plt, runs, x_axis, y_fields, statistic=None, group_by=()):
+    """Curves of ``runs`` (RunHistory): one per run and field, or with ``statistic`` one per group
+    of runs and field with its band. ``y_fields`` given: a panel per field."""
     fields_of = [y_fields or DEFAULT_FIELDS[run.family] for run in runs]
     for run, fields in zip(runs, fields_of):
         require_columns(run, fields)  # before drawing anything
-    panels = list(dict.fromkeys(_panel(field) for fields in fields_of for field in fields))
+    own_panels = bool(y_fields)
+    panels = list(dict.fromkeys(_panel(field, own_panels) for fields in fields_of for field in fields))
     fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
                              figsize=(8, 5 if len(panels) == 1 else 1.2 + 2.9 * len(panels)))
     axes = {panel: ax for panel, ax in zip(panels, axes[:, 0])}
-    for i, (run, fields) in enumerate(zip(runs, fields_of)):
-        color = f"C{i % 10}"
-        for field in fields:
-            y = run.history[field].astype(float)
-            keep = ~np.isnan(y)
-            axes[_panel(field)].plot(run.history[x_axis][keep], y[keep], STYLES.get(field, "-"), color=color,
-                                     markersize=3, label=f"{Path(run.path).stem} ({run.env}) {field}")
+    if statistic:
+        _draw_groups(axes, runs, fields_of, x_axis, statistic, group_by, own_panels)
+    else:
+        for i, (run, fields) in enumerate(zip(runs, fields_of)):
+            for field in fields:
+                y = run.history[field].astype(float)
+                keep = ~np.isnan(y)
+                axes[_panel(field, own_panels)].plot(
+                    run.history[x_axis][keep], y[keep], STYLES.get(field, "-"), color=f"C{i % 10}",
+                    markersize=3, label=f"{Path(run.path).stem} ({run.env}) {field}")
     for panel, ax in axes.items():
         ax.set_ylabel(_ylabel(panel))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    axes[panels[-1]].set_xlabel(x_axis.replace("_", " "))
+    bottom = axes[panels[-1]]
+    bottom.set_xlabel(X_LABELS[x_axis])
+    if x_axis == "generation":
+        from matplotlib.ticker import MaxNLocator
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
+
+
+def _draw_groups(axes, runs, fields_of, x_axis, statistic, group_by, own_panels):
+    try:
+        groups = group_runs(runs, tuple(group_by))
+    except ValueError as exc:
+        fail(str(exc))
+    if not groups:
+        fail(f"--group-by: no run file matches {', '.join(group_by)}")
+    fields_of_run = {run.path: fields for run, fields in zip(runs, fields_of)}
+    band = "IQR" if statistic == "median" else "95% CI"
+    for i, (label, members) in enumerate(groups.items()):
+        for field in fields_of_run[members[0].path]:
+            curves = [(run.history[x_axis].astype(float), run.history[field].astype(float)) for run in members]
+            x, centre, low, high, _ = aggregate(curves, statistic, by_index=x_axis == "generation")
+            ax = axes[_panel(field, own_panels)]
+            style = "-" if STYLES.get(field, "-") == "o-" and x.size > 40 else STYLES.get(field, "-")
+            ax.plot(x, centre, style, color=f"C{i % 10}", markersize=3,
+                    label=f"{label} {field}: {statistic} of {len(members)} run{'s' * (len(members) != 1)} ({band})")
+            ax.fill_between(x, low, high, color=f"C{i % 10}", alpha=0.2, linewidth=0)
 
 
 # --------------------------------------------------------------------------- POET
@@ -166,11 +220,13 @@ POET_LEGEND_MAX = 15
 
 
 def _iteration_to_x(history: np.ndarray, x_axis: str):
-    """Map iterations to the horizontal axis: identity for ``generation``, else through the
-    history (an iteration without a history row maps to NaN and is not drawn)."""
+    """Map iterations (counted from 1; 0 is the start) to the horizontal axis: identity for
+    ``generation``, else through the history (an iteration without a history row maps to NaN and
+    is not drawn; iteration 0 to 0 steps or seconds)."""
     if x_axis == "generation":
         return lambda it: np.asarray(it, dtype=float)
-    table = np.full(int(history["generation"].max()) + 1 if history.size else 0, np.nan)
+    table = np.full(int(history["generation"].max()) + 1 if history.size else 1, np.nan)
+    table[0] = 0.0
     table[history["generation"]] = history[x_axis]
 
     table = np.append(table, np.nan)  # the slot of every iteration outside the history
@@ -275,7 +331,7 @@ def poet_figure(plt, path, x_axis="generation"):
     if len(pairs) <= 30:
         ax_tree.set_yticks(node_y, [str(p["pair_id"]) for p in pairs], fontsize=7)
     ax_tree.set_ylabel("pair (lane in creation order)")
-    ax_tree.set_xlabel("iteration" if x_axis == "generation" else x_axis.replace("_", " "))
+    ax_tree.set_xlabel("iteration" if x_axis == "generation" else X_LABELS[x_axis])
     ax_tree.autoscale(axis="x")
     ax_tree.grid(alpha=0.3, axis="x")
     if ax_tree.get_legend_handles_labels()[0]:
@@ -334,7 +390,7 @@ def _archive_figure(plt, path):
     title = f"{Path(path).stem} ({run.env}): {filled}/{cells} cells filled ({100 * filled / cells:.1f}%)"
     if history.size and "qd_score" in history.dtype.names:
         title += (f", QD score {history['qd_score'][-1]:.6g} after "
-                  f"{int(history['generation'][-1]) + 1} generations")
+                  f"{int(history['generation'][-1])} generations")
     if filled:
         title += f"\nbest {vmax:.4g}, mean {float(np.nanmean(values)):.4g}"
     if a.kind == "grid" and a.dims == 2:

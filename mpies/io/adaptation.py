@@ -17,6 +17,15 @@ from .reader import RunFileError
 from .writer import LIBVER, quiet_cleanup, describe
 
 GROUP = "adaptation"
+TRIAL_DOCS = {
+    "cell": ("archive cell of the elite tried, one row per trial in trial order", "1"),
+    "measured": ("its return on the damaged task (one episode)", "return"),
+    "predicted_mean": ("the Gaussian process's mean for it before the trial", "return"),
+    "predicted_std": ("the Gaussian process's std for it before the trial", "return"),
+    "max_predicted": ("the highest predicted mean over the archive before the trial", "return"),
+    "descriptor": ("its behaviour descriptor, float64 (trials, dims)", "descriptor"),
+}
+"""Dataset name -> (doc, units) of a group's datasets."""
 
 
 class LiveRunError(RunFileError):
@@ -45,7 +54,9 @@ def write_adaptation(path: str | os.PathLike, name: str, arrays: dict, attrs: di
                 del parent[name]
             group = parent.create_group(name)
             for key, value in arrays.items():
-                group.create_dataset(key, data=np.asarray(value))
+                dataset = group.create_dataset(key, data=np.asarray(value))
+                if key in TRIAL_DOCS:
+                    dataset.attrs["doc"], dataset.attrs["units"] = TRIAL_DOCS[key]
             group.attrs.update(attrs)
             f.flush()
     except (OSError, RuntimeError) as exc:

@@ -57,19 +57,22 @@ def read_family_history(f: h5py.File) -> np.ndarray:
 
 
 class RunHistory(NamedTuple):
-    """The history of one run file with what labels it: ``family`` and ``env`` (root attr)."""
+    """The history of one run file with what labels it: ``family``, ``env`` and ``config`` (root
+    attrs; ``config`` is the stored TOML)."""
 
     path: str
     env: str
     family: str
     history: np.ndarray
+    config: str = ""
 
 
 def read_run_history(path: str | os.PathLike) -> RunHistory:
     """Open ``path`` and read its history as the family's columns (:func:`read_family_history`)."""
     path = os.fspath(path)
     with open_run(path) as f:
-        return RunHistory(path, str(f.attrs.get("env", "?")), history_family(f), read_family_history(f))
+        return RunHistory(path, str(f.attrs.get("env", "?")), history_family(f), read_family_history(f),
+                          str(f.attrs.get("config", "")))
 
 
 def require_columns(run: RunHistory, names) -> None:

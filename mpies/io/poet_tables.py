@@ -6,6 +6,10 @@
                        created_at, active; datasets theta (the agent at the last checkpoint) and
                        history (iteration, score) of the pair, copied from /poet/scores
 
+Iterations are counted as the history's ``generation``: 1 for the first, so an event of iteration
+``t`` belongs to the history row ``generation == t``; the first pair is created at iteration 0,
+before any. Every dataset carries ``doc`` and ``units`` attributes (the tables per column).
+
 The checkpoint itself (every pair's parameters and optimiser state) is in ``/state``. Each
 function takes the run file opened by :class:`mpies.io.RunWriter` (its one write of a generation).
 """
@@ -15,31 +19,45 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from .schema import Column
+from .writer import document_columns
 
-EVENT_DTYPE = np.dtype([
-    ("iteration", np.int64),
-    ("kind", "S20"),           # created | transfer_direct | transfer_proposal | removed
-    ("pair_id", np.int64),     # the pair created, receiving a transfer, or removed
-    ("source_id", np.int64),   # created: the agent that came along; transfer: the agent sent; else -1
-    ("parent_id", np.int64),   # created: the pair whose terrain was mutated; else -1
-    ("score", np.float64),     # the new agent's return on the pair's terrain (NaN for removals)
-    ("terrain", np.float64, (5,)),
-    ("terrain_seed", np.int64),
-])
-SCORE_DTYPE = np.dtype([
-    ("iteration", np.int64),
-    ("pair_id", np.int64),
-    ("score", np.float64),        # return of the pair's theta (before the iteration's ES step)
-    ("fitness_max", np.float64),  # best member of the iteration's ES population
-    ("sigma", np.float64),
-])
+
+EVENT_COLUMNS = (
+    Column("iteration", np.int64, "iterations", "iteration of the event, from 1 (0: the first pair, before any)"),
+    Column("kind", "S20", "1", "created | transfer_direct | transfer_proposal | removed"),
+    Column("pair_id", np.int64, "1", "the pair created, receiving a transfer, or removed"),
+    Column("source_id", np.int64, "1", "created: the agent that came along; transfer: the agent sent; else -1"),
+    Column("parent_id", np.int64, "1", "created: the pair whose terrain was mutated; else -1"),
+    Column("score", np.float64, "return", "the new agent's return on the pair's terrain (NaN for removals)"),
+    Column("terrain", (np.float64, (5,)), "terrain", "the pair's terrain vector (TerrainParams.vector)"),
+    Column("terrain_seed", np.int64, "1", "seed of the pair's terrain"),
+)
+SCORE_COLUMNS = (
+    Column("iteration", np.int64, "iterations", "iteration, from 1"),
+    Column("pair_id", np.int64, "1", "the pair"),
+    Column("score", np.float64, "return", "return of the pair's agent on its terrain, before the iteration's ES step"),
+    Column("fitness_max", np.float64, "return", "best member of the pair's ES population this iteration"),
+    Column("sigma", np.float64, "1", "the pair's perturbation std this iteration"),
+)
+
+
+def _dtype(columns) -> np.dtype:
+    return np.dtype([(c.name, *c.dtype) if isinstance(c.dtype, tuple) else (c.name, c.dtype) for c in columns])
+
+
+EVENT_DTYPE = _dtype(EVENT_COLUMNS)
+SCORE_DTYPE = _dtype(SCORE_COLUMNS)
+TABLE_DOCS = {"events": ("one row per pair creation, transfer and removal", EVENT_COLUMNS),
+              "scores": ("one row per pair per iteration", SCORE_COLUMNS)}
 
 
 def create(f: h5py.File) -> None:
     """Empty ``/poet/events`` and ``/poet/scores`` in a new run file (later appends are SWMR-safe)."""
     group = f.create_group("poet")
     for name, dtype in (("events", EVENT_DTYPE), ("scores", SCORE_DTYPE)):
-        group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,))
+        data = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,))
+        document_columns(data, *TABLE_DOCS[name])
 
 
 def append(f: h5py.File, events: list[tuple], scores: list[tuple]) -> None:
@@ -66,7 +84,10 @@ def write_pairs(f: h5py.File, pairs) -> None:
             if name in g:
                 del g[name]
         g["theta"] = pairs.theta(slot)
+        g["theta"].attrs.update(doc="the pair's agent at this checkpoint, float64 (num_params,)", units="1")
         g["history"] = np.stack([scores["iteration"], scores["score"]], axis=1)[scores["pair_id"] == pair_id]
+        g["history"].attrs.update(doc="(iteration, score) rows of the pair, from /poet/scores",
+                                  units="iterations, return")
         g.attrs.update(terrain=s["terrain"][slot], terrain_seed=s["terrain_seed"][slot],
                        parent_id=s["parent_id"][slot], created_at=s["created_at"][slot], active=True)
     for name in group:
@@ -75,10 +96,10 @@ def write_pairs(f: h5py.File, pairs) -> None:
 
 
 def truncate(f: h5py.File, iterations: int) -> None:
-    """Drop rows of iterations >= ``iterations`` (written after the checkpoint a resume starts from)."""
+    """Drop rows of iterations > ``iterations`` (written after the checkpoint a resume starts from)."""
     for name in ("events", "scores"):
         data = f["poet"][name]
-        keep = int(np.searchsorted(data["iteration"][()], iterations, side="left"))
+        keep = int(np.searchsorted(data["iteration"][()], iterations, side="right"))
         data.resize((keep,))
 
 

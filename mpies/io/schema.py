@@ -39,8 +39,8 @@ class Column(NamedTuple):
 
 
 COMMON = (
-    Column("generation", np.int64, "1", "generation index, from 0"),
-    Column("wall_time", np.float64, "s", "seconds since this invocation of the run started"),
+    Column("generation", np.int64, "1", "generations done after this row: 1 for the first (as the progress line counts)"),
+    Column("wall_time", np.float64, "s", "seconds of the run so far, summed over its invocations (resumes)"),
     Column("env_steps", np.int64, "steps", "cumulative environment steps, evaluations included"),
     Column("rollout_seconds", np.float64, "s", "rank 0's time in rollouts this generation"),
     Column("gather_seconds", np.float64, "s", "rank 0's time in the gather this generation"),

@@ -114,29 +114,46 @@ def quiet_cleanup():
         raise
 
 
-def _write_tree(group: h5py.Group, state: dict[str, np.ndarray]) -> None:
-    for name, value in state.items():
-        group.create_dataset(name, data=np.asarray(value))
+def _write_tree(group: h5py.Group, arrays: dict[str, np.ndarray], docs: dict | None = None,
+                prefix: str = "") -> None:
+    """Datasets ``group/NAME`` of ``arrays``, each with the attrs ``doc`` and ``units`` of
+    ``docs[prefix + NAME]`` (a ``(doc, units)`` pair) where given."""
+    for name, value in arrays.items():
+        dataset = group.create_dataset(name, data=np.asarray(value))
+        if docs and prefix + name in docs:
+            dataset.attrs["doc"], dataset.attrs["units"] = docs[prefix + name]
+
+
+def document_columns(dataset: h5py.Dataset, doc: str, columns) -> None:
+    """A compound dataset's ``doc``, and per column ``doc:NAME`` and ``units:NAME`` (``units``
+    itself says where they are): ``columns`` are :class:`mpies.io.schema.Column`."""
+    dataset.attrs["doc"] = doc
+    dataset.attrs["units"] = "per column: units:NAME"
+    for column in columns:
+        dataset.attrs[f"doc:{column.name}"] = column.doc
+        dataset.attrs[f"units:{column.name}"] = column.units
 
 
 def write_layout(f: h5py.File, attrs: dict, state: dict[str, np.ndarray], best: dict[str, np.ndarray],
-                 family: str, tables=None) -> None:
+                 family: str, tables=None, docs: dict | None = None) -> None:
     """Lay out a new run in the empty file ``f``: root ``attrs`` (with ``schema_version``,
     ``history_family``, ``status`` and ``end_time``), an empty ``family`` history, the pointer,
-    two state slots shaped like ``state``, ``/best``, and ``tables(f)``'s groups if given."""
+    two state slots shaped like ``state``, ``/best``, and ``tables(f)``'s groups if given.
+
+    ``docs`` (:meth:`mpies.program.Program.docs`) gives each dataset of the slots and of
+    ``/best`` (as ``best/NAME``) its ``doc`` and ``units`` attributes."""
     f.attrs.update({"schema_version": SCHEMA_VERSION, "history_family": family,
                     "status": "running", "end_time": "", **attrs})
     history = f.create_dataset("history", shape=(0,), maxshape=(None,),
                                dtype=history_dtype(family), chunks=(HISTORY_CHUNK,))
-    history.attrs["doc"] = "one row per generation"
-    for column in columns(family):
-        history.attrs[f"doc:{column.name}"] = column.doc
-        history.attrs[f"units:{column.name}"] = column.units
+    document_columns(history, "one row per generation", columns(family))
     pointer = f.create_dataset("state/pointer", data=np.array([-1, 0], dtype=np.int64))
-    pointer.attrs["doc"] = "[slot of the latest complete checkpoint (-1: none), its next generation]"
+    pointer.attrs["doc"] = ("[slot of the latest complete checkpoint (-1: none), generations done at it]; "
+                            "state/slot0 and slot1 hold a checkpoint each (A/B)")
+    pointer.attrs["units"] = "1"
     for slot in ("slot0", "slot1"):
-        _write_tree(f.create_group(f"state/{slot}"), state)
-    _write_tree(f.create_group("best"), best)
+        _write_tree(f.create_group(f"state/{slot}"), state, docs)
+    _write_tree(f.create_group("best"), best, docs, "best/")
     if tables is not None:
         tables(f)
 
@@ -150,9 +167,10 @@ class RunWriter:
     # ------------------------------------------------------------------ creation
     @classmethod
     def create(cls, path, attrs: dict, state: dict[str, np.ndarray], best: dict[str, np.ndarray],
-               family: str = "search", overwrite: bool = False, tables=None) -> "RunWriter":
+               family: str = "search", overwrite: bool = False, tables=None, docs: dict | None = None) -> "RunWriter":
         """Create a new run file with an empty ``family`` history and two state slots shaped like
-        ``state``; ``tables(f)``, if given, adds the program's own groups (e.g. ``/archive``)."""
+        ``state``; ``tables(f)``, if given, adds the program's own groups (e.g. ``/archive``);
+        ``docs`` documents the datasets (:func:`write_layout`)."""
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(path)
@@ -161,7 +179,7 @@ class RunWriter:
         try:
             ensure_space(path.parent, 3 * _nbytes(state) + _nbytes(best))
             with quiet_cleanup(), h5py.File(tmp, "w", libver=LIBVER, locking=False) as f:
-                write_layout(f, attrs, state, best, family, tables)
+                write_layout(f, attrs, state, best, family, tables, docs)
             os.replace(tmp, path)
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)
@@ -276,14 +294,16 @@ def repair(path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
-def create_group(f: h5py.File, name: str, arrays: dict[str, np.ndarray], attrs: dict | None = None) -> None:
+def create_group(f: h5py.File, name: str, arrays: dict[str, np.ndarray], attrs: dict | None = None,
+                 docs: dict | None = None) -> None:
     """A new group of fixed-shape datasets (a program's table, e.g. ``/archive``); attribute values
-    of more than 64 entries become datasets (HDF5 attributes are limited to 64 KiB)."""
+    of more than 64 entries become datasets (HDF5 attributes are limited to 64 KiB). ``docs``:
+    name -> ``(doc, units)`` of the datasets (arrays and large attributes alike)."""
     group = f.create_group(name)
-    _write_tree(group, arrays)
+    _write_tree(group, arrays, docs)
     for key, value in (attrs or {}).items():
         if np.size(value) > 64:
-            group.create_dataset(key, data=value)
+            _write_tree(group, {key: value}, docs)
         else:
             group.attrs[key] = value
 

@@ -143,6 +143,25 @@ class PairTable:
         learning_rate[...] = max(float(learning_rate) * c.learning_rate_decay, c.learning_rate_min)
 
     # ------------------------------------------------------------------ checkpoint
+    OWN_DOCS = {
+        "active": "whether the slot holds a pair, bool (capacity,)",
+        "pair_id": "id of the slot's pair (-1: never used), int64 (capacity,)",
+        "parent_id": "id of the pair whose terrain was mutated into this one (-1: the first), int64 (capacity,)",
+        "created_at": "iteration the pair was created (from 1; 0: the first pair), int64 (capacity,)",
+        "terrain": "the pair's terrain vector (TerrainParams.vector), float64 (capacity, 5)",
+        "terrain_seed": "seed of the pair's terrain, int64 (capacity,)",
+        "score": "return of the pair's agent on its terrain, float64 (capacity,)",
+        "next_id": "the id the next pair gets",
+        "archive": "terrain vectors of every environment ever admitted (the first archive_size rows)",
+        "archive_size": "rows of archive in use",
+    }
+
+    def docs(self) -> dict[str, str]:
+        """``state`` name -> its description: the table's own arrays and, one row per slot, the
+        OpenAI-ES state of each pair."""
+        es = {name: f"per slot (row): {doc}" for name, doc in self._es[0].docs().items()}
+        return {name: self.OWN_DOCS.get(name) or es[name] for name in self.state}
+
     def state_dict(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self.state.items()}
 

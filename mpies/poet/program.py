@@ -29,7 +29,7 @@ from ..comm import Comm, members_of
 from ..envs.bipedal_terrain import BipedalTerrain, TerrainParams
 from ..io import poet_tables
 from ..noise import make_noise
-from ..program import Program, StepResult, fitness_fields
+from ..program import BEST_DOCS, Program, StepResult, fitness_fields
 from ..tasks.bipedal_terrain import TerrainEvaluator
 from . import terrains
 from .groups import assign_groups
@@ -80,6 +80,14 @@ class POETProgram(Program):
         state["counters/env_steps"] = np.asarray(self.env_steps, dtype=np.int64)
         state["mean"] = np.array(self._best["params"])
         return state
+
+    def docs(self) -> dict[str, tuple[str, str]]:
+        docs = {f"poet/{k}": (doc, "1") for k, doc in self.pairs.docs().items()}
+        docs.update(BEST_DOCS)
+        docs["counters/env_steps"] = ("environment steps so far, transfers and evaluations included", "steps")
+        docs["mean"] = ("the policy `mpies eval --which final` plays: the best pair's agent, float64 "
+                        "(num_params,)", "1")
+        return docs
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.pairs.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("poet/")})
@@ -151,16 +159,16 @@ class POETProgram(Program):
         for ((parent, child, seed), _), row in zip(passing, scores):
             best = int(np.argmax(row))  # first (oldest) agent on ties
             if admitted < p.max_admitted and p.mc_lower <= row[best] <= p.mc_upper:
-                pairs.add(child, seed, pairs.theta(slots[best]).copy(), t, parent_id=pairs.pair_id(parent))
+                pairs.add(child, seed, pairs.theta(slots[best]).copy(), t + 1, parent_id=pairs.pair_id(parent))
                 new_slot = pairs.slots()[-1]
                 pairs.state["score"][new_slot] = row[best]
-                self._event("created", t, new_slot, source=pairs.pair_id(slots[best]),
+                self._event("created", t + 1, new_slot, source=pairs.pair_id(slots[best]),
                             parent=pairs.pair_id(parent), score=float(row[best]))
                 admitted += 1
         while len(pairs.slots()) > p.max_pairs:
             oldest = pairs.slots()[0]
             pairs.remove(oldest)
-            self._event("removed", t, oldest)
+            self._event("removed", t + 1, oldest)
         return admitted
 
     # ------------------------------------------------------------------ Algorithm 2, line 9-12
@@ -208,7 +216,7 @@ class POETProgram(Program):
             pairs.stepped(s)
             pairs.state["score"][s] = blocks[s][n, 0]  # of theta before this step
             returns[i] = blocks[s][:n, 0]
-            self.scores.append((t, pairs.pair_id(s), float(blocks[s][n, 0]), float(blocks[s][:n, 0].max()),
+            self.scores.append((t + 1, pairs.pair_id(s), float(blocks[s][n, 0]), float(blocks[s][:n, 0].max()),
                                 pairs.sigma(s)))
         self.env_steps += int(shared[:, 1].sum())
         return returns
@@ -249,7 +257,7 @@ class POETProgram(Program):
             if score > incumbent[target]:
                 pending[target] = theta.copy()
                 pairs.state["score"][target] = score
-                self._event(f"transfer_{kind}", t, target, source=pairs.pair_id(source), score=float(score))
+                self._event(f"transfer_{kind}", t + 1, target, source=pairs.pair_id(source), score=float(score))
                 accepted += 1
         for target, theta in pending.items():  # applied after all choices: every target saw the same agents
             pairs.replace_agent(target, theta)
@@ -272,7 +280,7 @@ class POETProgram(Program):
         best = None
         if scores[top] > float(self._best["fitness"]):
             self._best = best = dict(self._best, params=self.pairs.theta(slots[top]).copy(),
-                                     fitness=np.asarray(scores[top]), generation=np.asarray(t, dtype=np.int64))
+                                     fitness=np.asarray(scores[top]), generation=np.asarray(t + 1, dtype=np.int64))
         self.task.keep_only({(*self._terrain_of(s)[0].tolist(), self._terrain_of(s)[1]) for s in slots})
         t_end = time.perf_counter()
         fields = {**fitness_fields(returns.ravel()), "env_steps": self.env_steps,

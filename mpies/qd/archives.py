@@ -92,6 +92,12 @@ class ArchiveBase:
         """Cell of each descriptor row: float ``(n, dims)`` -> int64 ``(n,)`` (-1 for NaN rows)."""
         raise NotImplementedError
 
+    GEOMETRY_DOCS = {
+        "centroids": ("the CVT cells' centroids in descriptor space, float64 (cells, dims)", "descriptor"),
+        "bins": ("bins per descriptor dimension", "bins"),
+    }
+    """Docs of the geometry values stored as datasets (those of more than 64 entries)."""
+
     def geometry(self) -> dict:  # pragma: no cover - abstract
         """What defines the cells, as HDF5-attribute-ready values (``kind``, bounds, ...)."""
         raise NotImplementedError

@@ -22,9 +22,9 @@ The paper's versions map onto mpies's options:
 * V2-t -- ``top_directions = b``, ``obs_norm = true, obs_stat_fraction = 1.0``
 
 with ``[policy] kind = "linear", init_scale = 0.0`` (the paper's linear policies start at zero).
-Two differences remain: mpies's linear policy has a bias and squashes continuous actions with
-tanh into the action bounds (ARS plays ``W x`` and lets MuJoCo clip it), and mpies's normaliser
-floors the std at 0.01. The survival-bonus shift of the paper's Hopper, Walker2d, Ant and Humanoid
+Two differences remain: mpies's linear policy has a bias, and its normaliser floors the std at
+0.01. ARS plays ``W x`` and lets MuJoCo clip it: ``[policy] squash = "clip"`` does that (the
+default ``"tanh"`` squashes the action into its bounds). The survival-bonus shift of the paper's Hopper, Walker2d, Ant and Humanoid
 runs is ``[rollout] reward_shift``. Pure numpy: no MPI, no I/O.
 """
 

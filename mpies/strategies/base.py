@@ -8,6 +8,8 @@ As in evosax, the hyperparameters are the config (a dataclass beside each algori
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 from typing import ClassVar
 
 import numpy as np
@@ -27,6 +29,38 @@ def _arrays(state, prefix: str = "") -> dict[str, np.ndarray]:
             out.update(_arrays(value, f"{prefix}{f.name}/"))
         else:
             out[prefix + f.name] = value
+    return out
+
+
+def attribute_docs(cls) -> dict[str, str]:
+    """Field name -> its text in the ``Attributes:`` section of ``cls``'s (Google style) docstring,
+    continuation lines joined (``a, b: text`` documents both), reST's double backquotes dropped: the one place a state's fields are documented, which the run file's
+    ``doc`` attributes repeat."""
+    lines = (inspect.getdoc(cls) or "").splitlines()
+    out, name = {}, None
+    start = lines.index("Attributes:") + 1 if "Attributes:" in lines else len(lines)
+    names = []
+    for line in lines[start:]:
+        entry = re.match(r"    (\w+(?:, \w+)*): (.*)", line)  # "name: text" or "a, b: text"
+        if entry:
+            names = entry.group(1).split(", ")
+            out.update({name: entry.group(2).strip() for name in names})
+        elif names and line.startswith("        "):
+            out.update({name: f"{out[name]} {line.strip()}" for name in names})
+        else:
+            break
+    return {name: text.replace("``", "") for name, text in out.items()}  # plain text, no reST
+
+
+def _docs(state, prefix: str = "") -> dict[str, str]:
+    """Flat name -> doc of every array of a dataclass of arrays (see :func:`attribute_docs`)."""
+    own, out = attribute_docs(type(state)), {}
+    for f in dataclasses.fields(state):
+        value = getattr(state, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(_docs(value, f"{prefix}{f.name}/"))
+        else:
+            out[prefix + f.name] = own.get(f.name, "")
     return out
 
 
@@ -55,6 +89,10 @@ class State:
     def arrays(self) -> dict[str, np.ndarray]:
         """Flat name -> the live array (nested names joined with ``/``, e.g. ``optimizer/m``)."""
         return _arrays(self)
+
+    def docs(self) -> dict[str, str]:
+        """Flat name (as :meth:`arrays`) -> its description from the class docstrings ("" if none)."""
+        return _docs(self)
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Flat name -> a copy of each array: what a checkpoint saves."""

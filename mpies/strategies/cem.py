@@ -38,7 +38,12 @@ class CEMConfig(StrategyConfig):
 
 @dataclass
 class CEMState(State):
-    """Attributes: mean, std: float64 ``(n,)`` the diagonal Gaussian; generation: int64 ``()``."""
+    """The sampling distribution.
+
+    Attributes:
+        mean, std: float64 ``(n,)`` mean and per-parameter std of the diagonal Gaussian.
+        generation: int64 ``()`` updates so far (the key generation of the next ask).
+    """
 
     mean: np.ndarray
     std: np.ndarray

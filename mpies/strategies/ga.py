@@ -41,8 +41,13 @@ class GAConfig(StrategyConfig):
 
 @dataclass
 class GAState(State):
-    """Attributes: parents: float64 ``(truncation, n)`` best first; parent_fitness: float64
-    ``(truncation,)`` (``-inf`` before the first generation); generation: int64 ``()``."""
+    """The truncation-selected parents.
+
+    Attributes:
+        parents: float64 ``(truncation, n)`` the parents, best first.
+        parent_fitness: float64 ``(truncation,)`` their fitness (``-inf`` before the first generation).
+        generation: int64 ``()`` updates so far (the key generation of the next ask).
+    """
 
     parents: np.ndarray
     parent_fitness: np.ndarray

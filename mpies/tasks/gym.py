@@ -34,7 +34,7 @@ class GymTask(Task):
         spec_steps = self.env.spec.max_episode_steps if self.env.spec else None
         self.max_steps = config.rollout.max_steps or spec_steps or 1000
         p = config.policy
-        self.policy = Policy(self.env.observation_space, self.env.action_space, p.kind, p.hidden)
+        self.policy = Policy(self.env.observation_space, self.env.action_space, p.kind, p.hidden, p.squash)
         self.num_params = self.policy.num_params
         self.obs_dim = self.policy.obs_dim if p.obs_norm else 0  # gathered statistics per member
         self.init_scale = p.init_scale
