@@ -4,9 +4,13 @@ Ranks never exchange parameter vectors. What crosses the network each generation
 :meth:`Comm.allgather_rows` -- one float64 row of small per-member scalars per member -- plus one
 integer (:meth:`Comm.max`: the stop vote). The same code runs on 1 rank (still real MPI) or thousands.
 
-Members are dealt round-robin: rank ``r`` of ``p`` evaluates members ``r, r+p, r+2p, ...``
-(:func:`members_of`). Gathered rows are returned in member order, so every reduction that follows
-sums in member order and gives bitwise the same result for any number of ranks.
+Tasks (member episodes, evaluations) are dealt by :meth:`Comm.evaluate`, statically or
+dynamically. Static: rank ``r`` of ``p`` evaluates tasks ``r, r+p, r+2p, ...`` (:func:`members_of`).
+Dynamic: ranks claim chunks of task ids from a counter in an MPI window on rank 0
+(``MPI_Fetch_and_op``), so a rank that drew short episodes takes more. Either way the gathered
+rows are returned in task order, and a task's row depends only on its id (its seeds and keys do),
+so every reduction that follows sums in task order and gives bitwise the same result for any
+number of ranks and either schedule.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Comm:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.bytes_sent = 0  # bytes this rank contributed to collectives since the last reset
+        self.gather_seconds = 0.0  # this rank's time in the gather of the last evaluate()
         self._windows: list = []
 
     # ------------------------------------------------------------------ collectives
@@ -65,6 +70,58 @@ class Comm:
         order = np.concatenate([np.asarray(members_of(r, self.size, count), dtype=np.int64) for r in range(self.size)])
         rows = np.empty_like(by_rank)
         rows[order] = by_rank
+        return rows
+
+    def evaluate(self, count: int, width: int, row_of: Callable[[int], np.ndarray], dynamic: bool = False,
+                 chunk: int = 1) -> np.ndarray:
+        """The rows of tasks ``0 .. count-1``, computed in parts on every rank, in task order on all.
+
+        Args:
+            count: tasks.
+            width: floats per row.
+            row_of: ``task id -> float64 (width,)``; must depend on the id only (not on the rank or
+                on the tasks run before it), which makes the result independent of the schedule.
+            dynamic: claim ``chunk`` task ids at a time from a shared counter (one window on rank
+                0 for this call, ``MPI_Fetch_and_op``) until none is left, instead of the static
+                round-robin split; rows travel with their ids (one more float64 each).
+            chunk: task ids per claim (dynamic only).
+
+        Returns:
+            float64 ``(count, width)``, row ``i`` of task ``i``. ``gather_seconds`` holds this
+            rank's time in the final gather (its wait for the slowest rank, mostly).
+        """
+        if not dynamic:
+            mine = members_of(self.rank, self.size, count)
+            local = np.array([row_of(task) for task in mine], dtype=np.float64).reshape(len(mine), width)
+            started = time.perf_counter()
+            rows = self.allgather_rows(local, count)
+            self.gather_seconds = time.perf_counter() - started
+            return rows
+        # The counter is zeroed before any rank may claim. Claims are atomics inside one passive
+        # epoch opened without locking (Lock_all + NOCHECK, each completed by Flush): a per-claim
+        # Lock/Unlock would wait until rank 0 next enters MPI, i.e. until its episode ends.
+        win = MPI.Win.Allocate(8 if self.rank == 0 else 0, 8, comm=self.comm)
+        if self.rank == 0:
+            win.Lock(0, MPI.LOCK_EXCLUSIVE)
+            win.Put(np.zeros(1, dtype=np.int64), 0)
+            win.Unlock(0)
+        self.comm.Barrier()
+        step, claimed, local = np.array([chunk], dtype=np.int64), np.empty(1, dtype=np.int64), []
+        win.Lock_all(MPI.MODE_NOCHECK)
+        while True:
+            win.Fetch_and_op(step, claimed, 0, 0, MPI.SUM)
+            win.Flush(0)
+            first = int(claimed[0])
+            if first >= count:
+                break
+            local += [np.concatenate([[task], row_of(task)]) for task in range(first, min(first + chunk, count))]
+        win.Unlock_all()
+        started = time.perf_counter()
+        gathered = self.allgather_varying(np.array(local, dtype=np.float64).reshape(-1, width + 1), width + 1)
+        self.gather_seconds = time.perf_counter() - started
+        win.Free()
+        rows = np.empty((count, width), dtype=np.float64)
+        rows[gathered[:, 0].astype(np.int64)] = gathered[:, 1:]  # task ids < 2**53: exact in float64
         return rows
 
     def max(self, value: int) -> int:

@@ -148,6 +148,11 @@ class RolloutConfig:
     reward_shift: float = option(
         0.0, "subtracted from every reward of member episodes (training only; evaluations are "
         "unshifted), e.g. ARS's survival-bonus shift: 1 for Hopper, Walker2d, Ant; 5 for Humanoid")
+    schedule: str = option(
+        "static", "how episodes are dealt to ranks: static (round-robin, fixed in advance) or dynamic "
+        "(ranks claim the next ones from a shared counter as they finish; the result is the same)",
+        choices=("static", "dynamic"))
+    chunk: int = option(1, "episodes claimed at a time with schedule = dynamic", min=1)
 
 
 @dataclass

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from . import memory, registry, seeding
-from .comm import Comm, members_of
+from .comm import Comm
 from .config import ConfigError, RunConfig, echo
 from .errors import RunAborted
 from .io.writer import create_group, overwrite_group
@@ -123,15 +123,17 @@ class SearchProgram(Program):
 
     # ------------------------------------------------------------------ one generation
     def _evaluate_tasks(self, population, n_eval: int) -> np.ndarray:
-        """Rows of this rank's tasks, float64 ``(len(my tasks), layout.width)``."""
+        """Rows of every task of the generation (member episodes, then evaluation episodes),
+        float64 ``(n * episodes + n_eval, layout.width)``, dealt over the ranks by
+        ``rollout.schedule``."""
         c, layout = self.config, self.layout
         n, episodes, g = population.size, c.rollout.episodes, population.generation
         episode_seeds = seeding.derive(c.seed, seeding.EPISODE, g, n * episodes)
         eval_seeds = seeding.derive(c.seed, seeding.EVAL_EPISODE, g, max(n_eval, 1))
         collect = seeding.generator(c.seed, seeding.OBS_SAMPLE, g).random(n) < c.policy.obs_stat_fraction
-        mine = members_of(self.comm.rank, self.comm.size, n * episodes + n_eval)
-        rows = np.zeros((len(mine), layout.width))
-        for row, task in zip(rows, mine):
+
+        def row_of(task: int) -> np.ndarray:
+            row = np.zeros(layout.width)
             if task < n * episodes:
                 member, episode = divmod(task, episodes)
                 seed = episode_seeds[population.episode_group(member) * episodes + episode]
@@ -147,7 +149,9 @@ class SearchProgram(Program):
                 row[layout.OBS_COUNT] = result.obs_count
             if result.descriptor is not None:
                 row[layout.descriptor] = result.descriptor
-        return rows
+            return row
+        return self.comm.evaluate(n * episodes + n_eval, layout.width, row_of,
+                                  c.rollout.schedule == "dynamic", c.rollout.chunk)
 
     def step(self, generation: int) -> StepResult:
         c, layout, g = self.config, self.layout, generation
@@ -158,11 +162,9 @@ class SearchProgram(Program):
         theta = self.strategy.mean.copy()
         n_eval = c.rollout.eval_episodes if evaluate else 0
         n_member_tasks = population.size * c.rollout.episodes
-        local = self._evaluate_tasks(population, n_eval)
-        t_rollout = time.perf_counter()
-
-        rows = self.comm.allgather_rows(local, n_member_tasks + n_eval)
+        rows = self._evaluate_tasks(population, n_eval)
         t_gather = time.perf_counter()
+        t_rollout = t_gather - self.comm.gather_seconds
 
         episodes = rows[:n_member_tasks]
         fitness = episodes[:, layout.FITNESS].reshape(population.size, c.rollout.episodes).mean(axis=1)

@@ -1,12 +1,15 @@
 """`mpies config` (shipped configs to copy), `mpies envs` (every environment and task) and the
 command summaries of `mpies --help`, whole."""
 
+import json
 import re
+import subprocess
+import sys
 import tomllib
 
 from click.testing import CliRunner
 
-from conftest import one_line_error
+from conftest import one_line_error, subprocess_env
 from mpies import config as config_mod
 from mpies.cli import main
 from mpies.cli.config_cmd import summary_line
@@ -73,7 +76,31 @@ def test_envs_lists_every_task_in_aligned_columns():
 def test_help_summaries_are_whole():
     result = CliRunner().invoke(main, ["--help"])
     commands = result.output.split("Commands:\n")[1].splitlines()
-    assert {line.split()[0] for line in commands} == {"adapt", "config", "envs", "eval", "inspect", "plot",
-                                                      "resume", "run"}
+    assert {line.split()[0] for line in commands} == {"adapt", "config", "doctor", "envs", "eval", "inspect",
+                                                      "plot", "resume", "run"}
     for line in commands:
         assert not line.endswith("...") and line.endswith("."), line
+
+
+HEAVY = ("numpy", "h5py", "gymnasium", "mpi4py", "matplotlib", "numba", "mujoco", "Box2D")
+
+
+def _modules_after(code: str) -> set[str]:
+    """Top-level modules a fresh interpreter holds after running ``code``."""
+    probe = code + "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                         env=subprocess_env())
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_mpies_help_imports_no_heavy_module():
+    held = _modules_after("from mpies.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+    assert not held & set(HEAVY), held & set(HEAVY)
+
+
+def test_a_cartpole_run_imports_no_optional_extra():
+    held = _modules_after("import os, tempfile\nimport mpies\n"
+                          "mpies.run('cartpole', generations=1, path=os.path.join(tempfile.mkdtemp(), 'a.h5'),"
+                          " log=lambda line: None)")
+    assert not held & {"matplotlib", "numba", "mujoco", "Box2D", "imageio"}, held
+

@@ -44,6 +44,23 @@ def test_same_result_on_1_2_and_4_ranks(tmp_path, noise, episodes):
     assert_bitwise_equal(results[1], results[4])
 
 
+def test_8_and_16_ranks_static_and_dynamic_give_the_1_rank_result_and_resume_exactly(tmp_path):
+    """More ranks than the machine has cores (oversubscribed: slow, still exact); 16 ranks and 24
+    member episodes leave some ranks one task and others two."""
+    config = tiny_config(tmp_path, population=24, generations=4)
+    reference = tmp_path / "n1.h5"
+    run_mpies(1, "run", config, "-o", reference)
+    expected = load_result(reference)
+    for ranks, schedule in ((8, "static"), (16, "dynamic")):
+        out = tmp_path / f"n{ranks}.h5"
+        run_mpies(ranks, "run", config, "-o", out, "--set", f"rollout.schedule={schedule}", timeout=240)
+        assert_bitwise_equal(expected, load_result(out))
+    pieces = tmp_path / "pieces.h5"
+    run_mpies(16, "run", config, "-o", pieces, "--stop-after", "2", check_rc=75, timeout=240)
+    run_mpies(8, "resume", pieces, timeout=240)
+    assert_bitwise_equal(expected, load_result(pieces))
+
+
 def test_stopped_and_resumed_run_equals_uninterrupted(tmp_path):
     config = tiny_config(tmp_path, generations=7)
     straight = tmp_path / "straight.h5"

@@ -166,15 +166,18 @@ def test_bad_poet_configs_name_the_field(field, value, words):
 # ------------------------------------------------------------------ runs under mpiexec
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    """The same tiny POET run on 4, 2 and 1 ranks, and one stopped on 2 ranks, resumed on 4."""
+    """The same tiny POET run on 4, 2 and 1 ranks, and one stopped on 2 ranks, resumed on 4; the
+    2-rank runs claim their episodes dynamically (``rollout.schedule``), the others are dealt them."""
     root = tmp_path_factory.mktemp("poet")
     config = root / "poet.toml"
     config.write_text(POET_TINY)
+    dynamic = ("--set", "rollout.schedule=dynamic")
     runs = {}
     for ranks in (4, 2, 1):
-        proc = run_mpies(ranks, "run", config, "-o", root / f"r{ranks}.h5", timeout=300)
+        proc = run_mpies(ranks, "run", config, "-o", root / f"r{ranks}.h5", *(dynamic if ranks == 2 else ()),
+                         timeout=300)
         runs[ranks] = (root / f"r{ranks}.h5", proc.stdout)
-    run_mpies(2, "run", config, "-o", root / "resumed.h5", "--stop-after", "3", check_rc=75, timeout=300)
+    run_mpies(2, "run", config, "-o", root / "resumed.h5", "--stop-after", "3", *dynamic, check_rc=75, timeout=300)
     run_mpies(4, "resume", root / "resumed.h5", timeout=300)
     runs["resumed"] = (root / "resumed.h5", "")
     return runs

@@ -26,6 +26,10 @@ STRATEGY_TABLES = {
 }
 
 
+DYNAMIC = ("--set", "rollout.schedule=dynamic", "--set", "rollout.chunk=2")
+"""Episodes claimed two at a time from a shared counter instead of dealt round-robin."""
+
+
 def write_config(tmp_path, variant: str, generations: int):
     algorithm = variant.split("-")[0]
     env = 'env = "arm"\nenv_kwargs = {joints = 6}' if algorithm == "map_elites" else \
@@ -48,9 +52,9 @@ def test_rank_count_invariance_and_exact_resume(tmp_path, variant):
     # IPOP needs 10 + 30 n / lambda generations of history before it can call a stall
     config = write_config(tmp_path, variant, generations=60 if variant.startswith("cma_es-") else 14)
     results = {}
-    for ranks in (1, 2, 4):
+    for ranks, schedule in ((1, []), (2, []), (4, DYNAMIC)):  # 4 ranks claim their episodes dynamically
         out = tmp_path / f"n{ranks}.h5"
-        run_mpies(ranks, "run", config, "-o", out)
+        run_mpies(ranks, "run", config, "-o", out, *schedule)
         results[ranks] = load_result(out)
     assert_bitwise_equal(results[1], results[2])
     assert_bitwise_equal(results[1], results[4])
@@ -69,7 +73,7 @@ def test_rank_count_invariance_and_exact_resume(tmp_path, variant):
 
     resumed = tmp_path / "resumed.h5"
     run_mpies(2, "run", config, "-o", resumed, "--stop-after", "6" if not variant.startswith("cma_es-") else "37",
-              check_rc=75)
+              *DYNAMIC, check_rc=75)
     run_mpies(4, "resume", resumed)
     assert_bitwise_equal(results[1], load_result(resumed))
 

@@ -17,20 +17,48 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import importlib  # noqa: E402
+
 import click  # noqa: E402
 
 from .. import __version__  # noqa: E402
-from .adapt_cmd import adapt  # noqa: E402
-from .config_cmd import config  # noqa: E402
-from .doctor_cmd import doctor  # noqa: E402
-from .envs_cmd import envs  # noqa: E402
-from .eval_cmd import eval_  # noqa: E402
-from .inspect_cmd import inspect  # noqa: E402
-from .plot_cmd import plot  # noqa: E402
-from .run_cmd import resume, run  # noqa: E402
+
+COMMANDS = {  # name -> (module of mpies.cli, attribute, its line in `mpies --help`)
+    "run": ("run_cmd", "run", "Run a config (a TOML file or a shipped name) on every rank."),
+    "resume": ("run_cmd", "resume", "Continue a run from its latest checkpoint, exactly."),
+    "inspect": ("inspect_cmd", "inspect", "Summarise run files: status, progress, best returns."),
+    "plot": ("plot_cmd", "plot", "Draw learning curves or a MAP-Elites archive to an image."),
+    "eval": ("eval_cmd", "eval_", "Play a stored policy's episodes; --video renders one."),
+    "adapt": ("adapt_cmd", "adapt", "Adapt a MAP-Elites archive to a damage (IT&E)."),
+    "envs": ("envs_cmd", "envs", "List every environment and task, and what each needs."),
+    "config": ("config_cmd", "config", "List shipped configs, or print one to copy and edit."),
+    "doctor": ("doctor_cmd", "doctor", "Check MPI, launcher, ranks per node, disk, extras."),
+}
+"""Commands are imported when they run, not for ``mpies --help`` (which then imports neither numpy
+nor h5py nor gymnasium: hundreds of ranks importing everything is a file-system storm); their
+summaries live here, whole (click would cut a long first sentence off with "...")."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is asked for."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute, summary = COMMANDS[name]
+        command = getattr(importlib.import_module(f".{module}", __name__), attribute)
+        command.short_help = summary
+        return command
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, _, summary) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="mpies")
 def main():
     """Evolutionary policy search on MPI.
@@ -47,20 +75,3 @@ def main():
     only traffic is a gather of a few numbers per population member each generation.
     Results are bitwise identical for any number of ranks.
     """
-
-
-SUMMARIES = {
-    run: "Run a config (a TOML file or a shipped name) on every rank.",
-    resume: "Continue a run from its latest checkpoint, exactly.",
-    inspect: "Summarise run files: status, progress, best returns.",
-    plot: "Draw learning curves or a MAP-Elites archive to an image.",
-    eval_: "Play a stored policy's episodes; --video renders one.",
-    adapt: "Adapt a MAP-Elites archive to a damage (IT&E).",
-    doctor: "Check MPI, launcher, ranks per node, disk, extras.",
-}
-"""Command -> its line in ``mpies --help``, for the commands whose docstring's first sentence is
-longer than the line click has room for (click would cut it off with "...")."""
-
-for _command in (run, resume, inspect, plot, eval_, adapt, envs, config, doctor):
-    _command.short_help = SUMMARIES.get(_command, _command.short_help)
-    main.add_command(_command)

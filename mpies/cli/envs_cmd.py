@@ -22,6 +22,8 @@ GYM_DESCRIPTIONS = {
     "Ant-v5": "walk a 4-legged robot forward (8 joints)",
     "Humanoid-v5": "walk a humanoid forward without falling (17 joints)",
     "Swimmer-v5": "swim forward in a viscous fluid (2 joints)",
+    "InvertedPendulum-v5": "keep a pole upright on a cart; 1000 is the maximum",
+    "InvertedDoublePendulum-v5": "keep a double pole upright on a cart; about 9350 is the maximum",
 }
 """Gymnasium id -> what the task is, for the ids mpies is tested on (``mpies.envs.FAMILIES``)."""
 

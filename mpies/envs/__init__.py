@@ -21,7 +21,8 @@ __all__ = ["FAMILIES", "FreshBox2DWorld", "check_env_id", "fresh_world", "make_e
 FAMILIES = {
     "classic control": ["CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCarContinuous-v0"],
     "box2d": ["LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3"],
-    "mujoco": ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5", "Swimmer-v5"],
+    "mujoco": ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5", "Swimmer-v5",
+               "InvertedPendulum-v5", "InvertedDoublePendulum-v5"],
 }
 """Environments mpies is tested on, by family (any flat-Box-observation gymnasium id works)."""
 

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from .. import memory, seeding
-from ..comm import Comm, members_of
+from ..comm import Comm
 from ..envs.bipedal_terrain import BipedalTerrain, TerrainParams
 from ..io import poet_tables
 from ..noise import make_noise
@@ -65,6 +65,8 @@ class POETProgram(Program):
                       "generation": np.asarray(-1, dtype=np.int64),
                       "obs_mean": np.zeros(self.task.obs_dim), "obs_std": np.ones(self.task.obs_dim)}
         self.env_steps = 0
+        self._schedule = (config.rollout.schedule == "dynamic", config.rollout.chunk)
+        """``Comm.evaluate``'s (dynamic, chunk) for every evaluation of the run."""
         self._group: Comm | None = None
         self._group_slots: tuple | None = None
 
@@ -114,9 +116,8 @@ class POETProgram(Program):
     def _evaluate_everywhere(self, jobs: list[tuple[np.ndarray, np.ndarray, int]]) -> np.ndarray:
         """Returns of one-off ``(params, terrain vector (5,), terrain seed)`` jobs dealt over all
         ranks, in job order: float64 ``(len(jobs), 2)`` rows of (return, steps)."""
-        mine = members_of(self.comm.rank, self.comm.size, len(jobs))
-        local = np.array([self.task.episode(*jobs[j]) for j in mine], dtype=np.float64).reshape(-1, 2)
-        rows = self.comm.allgather_rows(local, len(jobs))
+        rows = self.comm.evaluate(len(jobs), 2, lambda j: np.asarray(self.task.episode(*jobs[j]), dtype=np.float64),
+                                  *self._schedule)
         self.env_steps += int(rows[:, 1].sum())
         return rows
 
@@ -198,13 +199,13 @@ class POETProgram(Program):
         populations = {s: strategies[s].ask() for s in slots}
         mine = [s for s, g in zip(slots, group_of_pair) if g == my_group]
         count = len(mine) * (n + 1)  # each pair: n members, then its current theta
-        local = np.zeros((len(members_of(group.rank, group.size, count)), 2))
-        for row, task in zip(local, members_of(group.rank, group.size, count)):
+
+        def row_of(task: int) -> np.ndarray:
             k, member = divmod(task, n + 1)
             es, slot = strategies[mine[k]], mine[k]
             params = es.member_params(populations[slot], member) if member < n else es.mean
-            row[:] = self.task.episode(params, *self._terrain_of(slot))
-        group_rows = group.allgather_rows(local, count)   # the group's ES step, inside the group
+            return np.asarray(self.task.episode(params, *self._terrain_of(slot)), dtype=np.float64)
+        group_rows = group.evaluate(count, 2, row_of, *self._schedule)  # the group's ES step, inside the group
         leader = group.rank == 0
         shared = self.comm.allgather_varying(group_rows if leader else np.zeros((0, 2)), 2)
         # leaders contribute in rank order = group order; group g's block lists its pairs in order

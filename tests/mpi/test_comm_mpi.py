@@ -65,3 +65,33 @@ def test_allgather_varying_concatenates_in_rank_order():
     rows = comm.allgather_varying(local, 2)
     expected = np.concatenate([np.full((r % 3, 2), float(r)) for r in range(comm.size)]).reshape(-1, 2)
     np.testing.assert_array_equal(rows, expected)
+
+
+def test_evaluate_returns_every_task_in_order_under_both_schedules():
+    comm = Comm()
+    for dynamic, chunk in ((False, 1), (True, 1), (True, 3)):
+        for count in (0, 1, 7, 13):
+            rows = comm.evaluate(count, 2, lambda task: np.array([task, task * 0.5]), dynamic, chunk)
+            assert rows.shape == (count, 2)
+            np.testing.assert_array_equal(rows[:, 0], np.arange(count))
+            np.testing.assert_array_equal(rows[:, 1], np.arange(count) * 0.5)
+
+
+def test_dynamic_schedule_gives_a_slow_rank_fewer_tasks():
+    import time
+
+    comm = Comm()
+    if comm.size == 1:
+        return
+    def row_of(task):  # rank 0 is slow; the row says who ran the task
+        time.sleep(0.05 if comm.rank == 0 else 0.005)
+        return np.array([float(comm.rank)])
+    ran_by = comm.evaluate(8 * comm.size, 1, row_of, dynamic=True)[:, 0]
+    counts = np.bincount(ran_by.astype(int), minlength=comm.size)
+    assert counts.sum() == 8 * comm.size and counts[0] < 8 <= counts[1:].max(), counts
+    static = comm.evaluate(8 * comm.size, 1, row_of)[:, 0]
+    assert np.array_equal(np.bincount(static.astype(int)), np.full(comm.size, 8))  # round-robin
+
+
+def test_node_memory_is_shared_between_the_ranks_of_a_node():
+    assert Comm().node_memory_shared()
