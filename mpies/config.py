@@ -346,13 +346,18 @@ SIDECAR_ROOM = 20
 ``.NAME.tmp-PID``, ``.NAME.repair-PID``)."""
 
 
-def _limit(directory: Path, name: str, default: int) -> int:
-    """``os.pathconf`` of the nearest existing folder of ``directory`` (``PC_NAME_MAX``, ...)."""
-    probe = directory.absolute()
+def nearest_folder(path: Path) -> Path:
+    """``path`` (absolute) if it is a folder, else its nearest ancestor that is one."""
+    probe = Path(path).absolute()
     while not os.path.isdir(probe) and probe != probe.parent:  # isdir: False for a too-long name too
         probe = probe.parent
+    return probe
+
+
+def _limit(directory: Path, name: str, default: int) -> int:
+    """``os.pathconf`` of the nearest existing folder of ``directory`` (``PC_NAME_MAX``, ...)."""
     try:
-        return os.pathconf(probe, name)
+        return os.pathconf(nearest_folder(directory), name)
     except (OSError, ValueError):
         return default
 

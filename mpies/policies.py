@@ -80,7 +80,7 @@ class Policy:
         problem = unsupported_spaces(observation_space, action_space)
         if problem:
             raise ValueError(problem)
-        self.squash = np.tanh if squash == "tanh" else None
+        self.clip = squash == "clip"
         self.obs_dim = int(observation_space.shape[0])
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         if self.discrete:
@@ -130,13 +130,12 @@ class Policy:
         if self.discrete:
             return lambda obs: int(np.argmax(features(obs)))
         center, scale, low, high = self.action_center, self.action_scale, self.low, self.high
-        squash = self.squash
-        if squash is None:  # clip
+        if self.clip:
             def bounded(obs):
                 return np.clip(center + scale * features(obs), low, high)
         else:
             def bounded(obs):
-                return center + scale * squash(features(obs))
+                return center + scale * np.tanh(features(obs))
         if action_noise > 0.0:
             def act(obs):
                 a = bounded(obs)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from ..config import nearest_folder
 from ..extras import EXTRAS, install_hint, missing
 from .errors import mpi_errors
 
@@ -53,9 +54,7 @@ def mpich_wheel_in_use(library_path: str) -> bool:
 
 def free_space(output: Path) -> tuple[str, bool]:
     """One line on the folder that would hold ``output``'s files, and whether it is writable."""
-    folder = output.absolute()
-    while not folder.is_dir() and folder != folder.parent:
-        folder = folder.parent
+    folder = nearest_folder(output)
     usage = shutil.disk_usage(folder)
     writable = os.access(folder, os.W_OK)
     state = "writable" if writable else "NOT writable by this user"

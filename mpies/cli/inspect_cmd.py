@@ -94,7 +94,8 @@ def _rows(summaries: list[dict | str], paths) -> list[str]:
         if isinstance(summary, dict):
             cells.append([text(summary) for _, text in ROW_COLUMNS])
         else:
-            cells.append([str(path), "-", "-", "-", "unreadable", "-", "-", "-"])
+            cells.append([str(path) if h == "run" else "unreadable" if h == "status" else "-"
+                          for h, _ in ROW_COLUMNS])
     widths = [max(len(row[i]) for row in cells) for i in range(len(ROW_COLUMNS))]
     right = {"seed", "generations", "best", "wall time"}
     return ["  ".join(c.rjust(w) if h in right else c.ljust(w)

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from .reader import RunFileError
-from .writer import LIBVER, quiet_cleanup, describe
+from .writer import LIBVER, describe, quiet_cleanup, write_datasets
 
 GROUP = "adaptation"
 TRIAL_DOCS = {
@@ -53,10 +53,7 @@ def write_adaptation(path: str | os.PathLike, name: str, arrays: dict, attrs: di
             if name in parent:
                 del parent[name]
             group = parent.create_group(name)
-            for key, value in arrays.items():
-                dataset = group.create_dataset(key, data=np.asarray(value))
-                if key in TRIAL_DOCS:
-                    dataset.attrs["doc"], dataset.attrs["units"] = TRIAL_DOCS[key]
+            write_datasets(group, arrays, TRIAL_DOCS)
             group.attrs.update(attrs)
             f.flush()
     except (OSError, RuntimeError) as exc:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from .schema import Column
-from .writer import document_columns
+from .schema import Column, columns_dtype
+from .writer import document_columns, write_datasets
 
 
 EVENT_COLUMNS = (
@@ -42,12 +42,10 @@ SCORE_COLUMNS = (
 )
 
 
-def _dtype(columns) -> np.dtype:
-    return np.dtype([(c.name, *c.dtype) if isinstance(c.dtype, tuple) else (c.name, c.dtype) for c in columns])
-
-
-EVENT_DTYPE = _dtype(EVENT_COLUMNS)
-SCORE_DTYPE = _dtype(SCORE_COLUMNS)
+EVENT_DTYPE = columns_dtype(EVENT_COLUMNS)
+SCORE_DTYPE = columns_dtype(SCORE_COLUMNS)
+PAIR_DOCS = {"theta": ("the pair's agent at this checkpoint, float64 (num_params,)", "1"),
+             "history": ("(iteration, score) rows of the pair, from /poet/scores", "iterations, return")}
 TABLE_DOCS = {"events": ("one row per pair creation, transfer and removal", EVENT_COLUMNS),
               "scores": ("one row per pair per iteration", SCORE_COLUMNS)}
 
@@ -83,11 +81,9 @@ def write_pairs(f: h5py.File, pairs) -> None:
         for name in ("theta", "history"):
             if name in g:
                 del g[name]
-        g["theta"] = pairs.theta(slot)
-        g["theta"].attrs.update(doc="the pair's agent at this checkpoint, float64 (num_params,)", units="1")
-        g["history"] = np.stack([scores["iteration"], scores["score"]], axis=1)[scores["pair_id"] == pair_id]
-        g["history"].attrs.update(doc="(iteration, score) rows of the pair, from /poet/scores",
-                                  units="iterations, return")
+        write_datasets(g, {"theta": pairs.theta(slot),
+                           "history": np.stack([scores["iteration"], scores["score"]], axis=1)[scores["pair_id"] == pair_id]},
+                       PAIR_DOCS)
         g.attrs.update(terrain=s["terrain"][slot], terrain_seed=s["terrain_seed"][slot],
                        parent_id=s["parent_id"][slot], created_at=s["created_at"][slot], active=True)
     for name in group:

@@ -33,7 +33,7 @@ RESUMABLE_VERSIONS = (2,)
 
 class Column(NamedTuple):
     name: str
-    dtype: type
+    dtype: object  # a numpy scalar type, a dtype string, or (base, shape) for an array column
     units: str
     doc: str
 
@@ -92,9 +92,14 @@ def columns(family: str) -> tuple[Column, ...]:
     return COMMON + FAMILIES[family]
 
 
+def columns_dtype(table: tuple[Column, ...]) -> np.dtype:
+    """The compound dtype of rows of ``table``'s columns (a ``dtype`` may be ``(base, shape)``)."""
+    return np.dtype([(c.name, *c.dtype) if isinstance(c.dtype, tuple) else (c.name, c.dtype) for c in table])
+
+
 def history_dtype(family: str) -> np.dtype:
     """The compound dtype of ``/history`` rows for ``family``."""
-    return np.dtype([(c.name, c.dtype) for c in columns(family)])
+    return columns_dtype(columns(family))
 
 
 def deterministic_fields(dtype: np.dtype) -> tuple[str, ...]:

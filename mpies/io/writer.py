@@ -114,7 +114,7 @@ def quiet_cleanup():
         raise
 
 
-def _write_tree(group: h5py.Group, arrays: dict[str, np.ndarray], docs: dict | None = None,
+def write_datasets(group: h5py.Group, arrays: dict[str, np.ndarray], docs: dict | None = None,
                 prefix: str = "") -> None:
     """Datasets ``group/NAME`` of ``arrays``, each with the attrs ``doc`` and ``units`` of
     ``docs[prefix + NAME]`` (a ``(doc, units)`` pair) where given."""
@@ -152,8 +152,8 @@ def write_layout(f: h5py.File, attrs: dict, state: dict[str, np.ndarray], best: 
                             "state/slot0 and slot1 hold a checkpoint each (A/B)")
     pointer.attrs["units"] = "1"
     for slot in ("slot0", "slot1"):
-        _write_tree(f.create_group(f"state/{slot}"), state, docs)
-    _write_tree(f.create_group("best"), best, docs, "best/")
+        write_datasets(f.create_group(f"state/{slot}"), state, docs)
+    write_datasets(f.create_group("best"), best, docs, "best/")
     if tables is not None:
         tables(f)
 
@@ -300,10 +300,10 @@ def create_group(f: h5py.File, name: str, arrays: dict[str, np.ndarray], attrs: 
     of more than 64 entries become datasets (HDF5 attributes are limited to 64 KiB). ``docs``:
     name -> ``(doc, units)`` of the datasets (arrays and large attributes alike)."""
     group = f.create_group(name)
-    _write_tree(group, arrays, docs)
+    write_datasets(group, arrays, docs)
     for key, value in (attrs or {}).items():
         if np.size(value) > 64:
-            _write_tree(group, {key: value}, docs)
+            write_datasets(group, {key: value}, docs)
         else:
             group.attrs[key] = value
 

@@ -20,24 +20,23 @@ def best_first(fitness: np.ndarray) -> np.ndarray:
     return np.argsort(-fitness, kind="stable")  # numpy sorts NaN after every number, -inf included
 
 
-def _arrays(state, prefix: str = "") -> dict[str, np.ndarray]:
-    """Flat name -> live array of a dataclass of arrays; nested dataclasses add ``name/``."""
-    out = {}
+def _leaves(state, prefix: str = ""):
+    """``(flat name, owning dataclass, field name, live array)`` of every array of a dataclass of
+    arrays, in field order; nested dataclasses add ``name/`` to the flat names."""
     for f in dataclasses.fields(state):
         value = getattr(state, f.name)
         if dataclasses.is_dataclass(value):
-            out.update(_arrays(value, f"{prefix}{f.name}/"))
+            yield from _leaves(value, f"{prefix}{f.name}/")
         else:
-            out[prefix + f.name] = value
-    return out
+            yield prefix + f.name, state, f.name, value
 
 
 def attribute_docs(cls) -> dict[str, str]:
     """Field name -> its text in the ``Attributes:`` section of ``cls``'s (Google style) docstring,
-    continuation lines joined (``a, b: text`` documents both), reST's double backquotes dropped: the one place a state's fields are documented, which the run file's
-    ``doc`` attributes repeat."""
+    continuation lines joined (``a, b: text`` documents both), reST's double backquotes dropped:
+    the one place a state's fields are documented, which the run file's ``doc`` attributes repeat."""
     lines = (inspect.getdoc(cls) or "").splitlines()
-    out, name = {}, None
+    out = {}
     start = lines.index("Attributes:") + 1 if "Attributes:" in lines else len(lines)
     names = []
     for line in lines[start:]:
@@ -50,18 +49,6 @@ def attribute_docs(cls) -> dict[str, str]:
         else:
             break
     return {name: text.replace("``", "") for name, text in out.items()}  # plain text, no reST
-
-
-def _docs(state, prefix: str = "") -> dict[str, str]:
-    """Flat name -> doc of every array of a dataclass of arrays (see :func:`attribute_docs`)."""
-    own, out = attribute_docs(type(state)), {}
-    for f in dataclasses.fields(state):
-        value = getattr(state, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(_docs(value, f"{prefix}{f.name}/"))
-        else:
-            out[prefix + f.name] = own.get(f.name, "")
-    return out
 
 
 def _view(state, arrays: dict[str, np.ndarray], prefix: str = ""):
@@ -88,11 +75,11 @@ class State:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Flat name -> the live array (nested names joined with ``/``, e.g. ``optimizer/m``)."""
-        return _arrays(self)
+        return {name: value for name, _, _, value in _leaves(self)}
 
     def docs(self) -> dict[str, str]:
         """Flat name (as :meth:`arrays`) -> its description from the class docstrings ("" if none)."""
-        return _docs(self)
+        return {name: attribute_docs(type(owner)).get(field, "") for name, owner, field, _ in _leaves(self)}
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Flat name -> a copy of each array: what a checkpoint saves."""
