@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError, RunConfig
+from .qd.cma_me import CMAMEConfig
+from .qd.map_elites import ArchiveConfig
 from .strategies.cma_es import CMAESConfig, default_population
 from .strategies.lm_ma_es import LMMAESConfig
 
@@ -156,12 +158,16 @@ def estimate(config: RunConfig, task, row_width: int) -> list[Part]:
     if isinstance(config.strategy, LMMAESConfig):  # its m direction vectors
         m = config.strategy.memory or default_population(n)
         parts.append(Part("direction vectors", m * n * FLOAT, True, "strategy.memory"))
+    if isinstance(config.strategy, CMAMEConfig):  # every emitter's C and B (diagonals when separable)
+        per_emitter = 2 * n + 4.0 if config.strategy.covariance == "separable" else 2 * float(n) ** 2 + 4 * n
+        parts.append(Part("emitter covariances", config.strategy.emitters * per_emitter * FLOAT, True,
+                          "strategy.emitters"))
     tasks = lam * config.rollout.episodes + config.rollout.eval_episodes
     parts += [Part("strategy model", model.matrices * float(n) ** 2 * FLOAT, True, task.params_field),
               Part("member vectors", model.member_vectors * lam * n * FLOAT, True, "strategy.population"),
               Part("population buffers", (tasks * (GATHERED_COPIES * row_width + 2) + 4 * lam) * FLOAT, True,
                    _population_field(config, lam))]
-    if config.algorithm == "map_elites":
+    if isinstance(config.strategy, ArchiveConfig):
         parts += _archive_parts(config, n, task.descriptor_dim or len(config.strategy.lower))
     return sorted(parts, key=lambda p: -p.nbytes)
 

@@ -28,6 +28,7 @@ MODULES = (
     "mpies.strategies.ga",
     "mpies.strategies.lm_ma_es",
     "mpies.qd.map_elites",
+    "mpies.qd.cma_me",
     "mpies.poet.config",
 )
 """Modules that declare ``ALGORITHMS``; importing them is cheap (numpy and dataclasses only)."""

@@ -204,10 +204,12 @@ class SearchProgram(Program):
         evaluated = not np.isnan(fields["eval_return"])
         failed = f" | {fields['failed']} failed" if fields["failed"] else ""
         line = f"fit mean {fields['fitness_mean']:9.2f} max {fields['fitness_max']:9.2f}"
-        if self.family == "qd":
+        if self.family in ("qd", "qd_emitters"):
             cells = self.strategy.archive.cells
             line += (f" | cells {fields['archive_filled']}/{cells} ({fields['archive_filled'] / cells:.1%})"
                      f" qd {fields['qd_score']:.4g}")
+            if "emitter_restarts" in fields:
+                line += f" | restarts {fields['emitter_restarts']} sigma {fields['sigma_mean']:.3g}"
             return line + (f" | eval {fields['eval_return']:.2f}" if evaluated else "") + failed
         ev = f"{fields['eval_return']:9.2f}" if evaluated else "        -"
         return f"{line} | eval {ev}{failed}"

@@ -26,6 +26,8 @@ ACTION_NOISE = 13
 """Gaussian noise added to a policy's continuous actions, per episode."""
 CMA_RESTART = 14
 """BIPOP-CMA-ES's uniform draws of a small-population restart's lambda and sigma, per restart."""
+EMITTER_RESTART = 15
+"""The elites that quality-diversity emitters restart at, per generation (emitters in order)."""
 
 
 def derive(seed: int, stream: int, generation: int, count: int, salt: tuple[int, ...] = ()) -> np.ndarray:

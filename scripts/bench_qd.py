@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Quality diversity on the planar-arm repertoire: mpies MAP-Elites vs pyribs' MAP-Elites, QD score
-and coverage at equal numbers of evaluations.
+"""Quality diversity on the planar-arm repertoire: mpies' MAP-Elites, CMA-ME and CMA-MAE vs pyribs'
+own, QD score and coverage at equal numbers of evaluations.
 
 What is measured
     The task is the arm of ``mpies.tasks.ArmTask`` (the shipped ``arm-map-elites`` config): 10
@@ -22,7 +22,14 @@ What is measured
                             ``ribs.schedulers.Scheduler``
         pyribs gaussian     the same with ``ribs.emitters.GaussianEmitter(sigma=--gaussian-sigma)``
 
-    Both start from theta0 = 0: mpies draws its first batch as theta0 + init_sigma * N(0, I)
+    CMA-ME and CMA-MAE (variants ``cma_me``, ``cma_mae``) run the shipped configs ``arm-cma-me``
+    and ``arm-cma-mae`` (15 CMA-ES emitters x 36 members, sigma0 0.1, from theta0 = 0; CMA-MAE with
+    learning rate 0.01 and threshold_min -100) in mpies, and pyribs' ``EvolutionStrategyEmitter``
+    with the same settings (rankers ``2imp`` / ``imp``, selection ``filter`` / ``mu``, restarts
+    ``no_improvement`` / ``basic``; CMA-MAE with a thresholded ``GridArchive`` and a result archive,
+    which is what is measured). Budgets default to multiples of both generation sizes (100, 540).
+
+    The MAP-Elites variants start from theta0 = 0: mpies draws its first batch as theta0 + init_sigma * N(0, I)
     (init_sigma = 1.0, the config); pyribs is given an initial batch drawn the same way
     (``initial_solutions``; otherwise its emitters would start from x0 with the mutation sigma).
     Solutions are evaluated by one vectorised function, checked against ``ArmTask.evaluate``.
@@ -68,7 +75,10 @@ CONFIG = "arm-map-elites"
 JOINTS = 10
 BINS = (50, 50)
 BOUNDS = (-1.0, 1.0)
-VARIATIONS = ("iso_line_dd", "gaussian")
+VARIATIONS = ("iso_line_dd", "gaussian", "cma_me", "cma_mae")
+"""The compared algorithms: MAP-Elites' two variations, then the emitter algorithms."""
+EMITTER_CONFIGS = {"cma_me": "arm-cma-me", "cma_mae": "arm-cma-mae"}
+"""Shipped config of each emitter algorithm (15 emitters x 36 members, sigma0 0.1)."""
 METRICS = ("qd_score", "coverage", "mean_fitness")
 
 
@@ -77,9 +87,10 @@ def parse_args(argv=None):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 epilog="See the module docstring (top of this file) for the method.")
     p.add_argument("--seeds", type=int, default=11, help="seeds (0 .. N-1) per variant")
-    p.add_argument("--budgets", type=int, nargs="+", default=[10_000, 50_000, 100_000],
+    p.add_argument("--budgets", type=int, nargs="+", default=[10_800, 54_000, 108_000],
                    help="evaluations at which to report (the largest is the run length)")
-    p.add_argument("--batch", type=int, default=100, help="solutions per generation (both libraries)")
+    p.add_argument("--batch", type=int, default=100, help="MAP-Elites: solutions per generation (both libraries)")
+    p.add_argument("--variants", nargs="+", default=list(VARIATIONS), choices=VARIATIONS, help="what to compare")
     p.add_argument("--gaussian-sigma", type=float, default=0.1, help="mutation std of the gaussian variants")
     p.add_argument("--offset", type=float, default=-100.0, help="QD score offset (both libraries)")
     p.add_argument("--curve-every", type=int, default=1000, help="evaluations between curve points in the JSON")
@@ -88,13 +99,23 @@ def parse_args(argv=None):
     common.add_common_options(p, NAME)
     args = p.parse_args(argv)
     if args.quick:
-        args.seeds, args.budgets = 1, [2_000, 10_000, 20_000]
+        args.seeds, args.budgets = 1, [2_700, 10_800, 21_600]
     args.budgets = sorted(set(args.budgets))
     if min(args.seeds, args.batch, args.curve_every, *args.budgets) < 1:
         p.error("--seeds, --batch, --curve-every and --budgets must be >= 1")
-    if any(b % args.batch for b in args.budgets):
-        p.error(f"--budgets must be multiples of --batch ({args.batch}): whole generations")
+    sizes = {generation_size(v, args) for v in args.variants}
+    if any(b % size for b in args.budgets for size in sizes):
+        p.error(f"--budgets must be multiples of every variant's generation ({sorted(sizes)}): whole generations")
     return args
+
+
+def generation_size(variant: str, args) -> int:
+    """Evaluations per generation of ``variant``: ``--batch``, or emitters x batch of its config."""
+    if variant not in EMITTER_CONFIGS:
+        return args.batch
+    from mpies.config import load
+    s = load(EMITTER_CONFIGS[variant]).strategy
+    return s.emitters * s.batch
 
 
 # ---------------------------------------------------------------- the task
@@ -142,23 +163,31 @@ def archive_metrics(fitness: np.ndarray, cells: int, offset: float) -> dict:
 
 # ---------------------------------------------------------------- the two libraries
 def run_mpies(variation: str, seed: int, args) -> dict:
+    from mpies import registry
     from mpies.config import load
     from mpies.noise import make_noise
-    from mpies.qd.map_elites import MAPElites
     from mpies.tasks import ArmTask
 
-    overrides = [f"seed={seed}", f"strategy.population={args.batch}", f"strategy.variation={variation}"]
-    if variation == "gaussian":
-        overrides.append(f"strategy.sigma={args.gaussian_sigma}")
-    config = load(CONFIG, overrides)
+    if variation in EMITTER_CONFIGS:
+        config = load(EMITTER_CONFIGS[variation], [f"seed={seed}"])
+        s = config.strategy
+        setting = {"emitters": s.emitters, "batch": s.batch, "sigma0": s.sigma, "ranking": s.ranking,
+                   "selection": s.selection, "restart": s.restart, "learning_rate": s.learning_rate,
+                   "threshold_min": s.threshold_min}
+    else:
+        overrides = [f"seed={seed}", f"strategy.population={args.batch}", f"strategy.variation={variation}"]
+        if variation == "gaussian":
+            overrides.append(f"strategy.sigma={args.gaussian_sigma}")
+        config = load(CONFIG, overrides)
+        s = config.strategy
+        setting = {"population": s.population, "variation": s.variation, "sigma": s.sigma,
+                   "line_sigma": s.line_sigma if variation == "iso_line_dd" else None,
+                   "init_sigma": s.init_sigma}
+    setting["noise"] = config.noise.mode
     task = ArmTask(config)
     theta0 = task.initial_params(None)
     noise = make_noise(config.noise.mode, config.seed, task.num_params, config.noise.table_size, None)
-    me = MAPElites(config.strategy, theta0, noise)
-    s = config.strategy
-    setting = {"population": s.population, "variation": s.variation, "sigma": s.sigma,
-               "line_sigma": s.line_sigma if variation == "iso_line_dd" else None,
-               "init_sigma": s.init_sigma, "noise": config.noise.mode}
+    me = registry.get(config.algorithm).strategy(config.strategy, theta0, noise)
 
     def step():
         population = me.ask()
@@ -183,7 +212,11 @@ def run_pyribs(variation: str, seed: int, args) -> dict:
                           qd_score_offset=args.offset, seed=seed)
     x0 = np.zeros(JOINTS)
     init = x0 + 1.0 * np.random.default_rng([seed, 12345]).standard_normal((args.batch, JOINTS))
-    if variation == "iso_line_dd":
+    result = archive  # what the metrics read: CMA-MAE's separate archive of bests
+    if variation in EMITTER_CONFIGS:
+        archive, result, emitters, setting = pyribs_emitters(variation, seed, args)
+        scheduler = Scheduler(archive, emitters, result_archive=None if result is archive else result)
+    elif variation == "iso_line_dd":
         emitter = IsoLineEmitter(archive, iso_sigma=0.01, line_sigma=0.2, initial_solutions=init,
                                  batch_size=args.batch, seed=seed)
         setting = {"emitter": "IsoLineEmitter", "iso_sigma": 0.01, "line_sigma": 0.2}
@@ -191,8 +224,9 @@ def run_pyribs(variation: str, seed: int, args) -> dict:
         emitter = GaussianEmitter(archive, sigma=args.gaussian_sigma, initial_solutions=init,
                                   batch_size=args.batch, seed=seed)
         setting = {"emitter": "GaussianEmitter", "sigma": args.gaussian_sigma}
-    setting.update(batch_size=args.batch, initial_solutions="N(0, 1) batch", bounds=None)
-    scheduler = Scheduler(archive, [emitter])
+    if variation not in EMITTER_CONFIGS:
+        setting.update(batch_size=args.batch, initial_solutions="N(0, 1) batch", bounds=None)
+        scheduler = Scheduler(archive, [emitter])
 
     def step():
         x = scheduler.ask()
@@ -201,11 +235,36 @@ def run_pyribs(variation: str, seed: int, args) -> dict:
         return len(x)
 
     def elites():
-        return np.asarray(archive.data("objective"), dtype=np.float64)
+        return np.asarray(result.data("objective"), dtype=np.float64)
 
-    out = _drive(step, elites, archive.cells, args, setting)
-    out["pyribs_stats_qd_score"] = float(archive.stats.qd_score)  # cross-check of the final value
+    out = _drive(step, elites, result.cells, args, setting)
+    out["pyribs_stats_qd_score"] = float(result.stats.qd_score)  # cross-check of the final value
     return out
+
+
+def pyribs_emitters(variation: str, seed: int, args):
+    """pyribs' own CMA-ME or CMA-MAE with the settings of mpies' shipped config of ``variation``:
+    ``(archive, result archive, emitters, setting)``. CMA-MAE's thresholded archive
+    (``learning_rate``, ``threshold_min``) feeds the emitters; its result archive of bests is measured."""
+    from mpies.config import load
+    from ribs.archives import GridArchive
+    from ribs.emitters import EvolutionStrategyEmitter
+
+    s = load(EMITTER_CONFIGS[variation]).strategy
+    grid = {"solution_dim": JOINTS, "dims": list(BINS), "ranges": [BOUNDS, BOUNDS], "qd_score_offset": args.offset}
+    result = GridArchive(**grid, seed=seed)
+    archive = result
+    if s.learning_rate < 1.0:
+        archive = GridArchive(**grid, learning_rate=s.learning_rate, threshold_min=s.threshold_min, seed=seed)
+    ranker = {"two_stage": "2imp", "improvement": "imp"}[s.ranking]
+    seeds = np.random.SeedSequence([seed, 777]).generate_state(s.emitters)
+    emitters = [EvolutionStrategyEmitter(archive, x0=np.zeros(JOINTS), sigma0=s.sigma, ranker=ranker,
+                                         selection_rule=s.selection, restart_rule=s.restart, batch_size=s.batch,
+                                         seed=int(e)) for e in seeds]
+    setting = {"emitter": "EvolutionStrategyEmitter", "count": s.emitters, "batch_size": s.batch,
+               "sigma0": s.sigma, "ranker": ranker, "selection_rule": s.selection, "restart_rule": s.restart,
+               "learning_rate": s.learning_rate, "threshold_min": s.threshold_min}
+    return archive, result, emitters, setting
 
 
 def _drive(step, elites, cells: int, args, setting: dict) -> dict:
@@ -244,11 +303,18 @@ def median_at(runs: list[dict], budget: int, metric: str) -> float:
     return common.median(r["at"][budget][metric] for r in runs)
 
 
+def spread_at(runs: list[dict], budget: int, metric: str) -> str:
+    """``median [lower quartile, upper quartile]`` over the seeds."""
+    values = np.array([r["at"][budget][metric] for r in runs])
+    q1, q2, q3 = np.percentile(values, [25, 50, 75])
+    return f"{fmt(metric, float(q2))} [{fmt(metric, float(q1))}, {fmt(metric, float(q3))}]"
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     t_start = time.perf_counter()
-    print(f"{NAME}: MAP-Elites on the {JOINTS}-joint arm, {BINS[0]}x{BINS[1]} grid over [-1, 1]^2, "
-          f"batch {args.batch}, budgets {args.budgets}, {args.seeds} seed(s), QD offset {args.offset:g}")
+    print(f"{NAME}: {', '.join(args.variants)} on the {JOINTS}-joint arm, {BINS[0]}x{BINS[1]} grid over "
+          f"[-1, 1]^2, budgets {args.budgets}, {args.seeds} seed(s), QD offset {args.offset:g}")
     waited = common.wait_quiet(args.wait_quiet) if args.wait_quiet else 0.0
     before = common.idle_check()
     check = check_arm()
@@ -268,7 +334,7 @@ def main(argv=None) -> dict:
 
     monitor = common.CpuMonitor().start()
     results = {}  # (library, variation) -> runs
-    for variation in VARIATIONS:
+    for variation in args.variants:
         for library, runner in libraries.items():
             runs = []
             for seed in range(args.seeds):
@@ -282,15 +348,17 @@ def main(argv=None) -> dict:
     load = dict(monitor.stop(), before=before)
 
     rows = []
-    for variation in VARIATIONS:
+    for variation in args.variants:
         for budget in args.budgets:
             row = [variation, f"{budget:,}"]
             for metric in METRICS:
                 ours = median_at(results[("mpies", variation)], budget, metric)
-                row.append(fmt(metric, ours))
+                spread = metric != "mean_fitness"
+                row.append(spread_at(results[("mpies", variation)], budget, metric) if spread else fmt(metric, ours))
                 if ribs_version:
                     theirs = median_at(results[("pyribs", variation)], budget, metric)
-                    row.append(fmt(metric, theirs))
+                    row.append(spread_at(results[("pyribs", variation)], budget, metric) if spread
+                               else fmt(metric, theirs))
                     if metric != "mean_fitness":
                         row.append(f"{ours / theirs:.3f}" if theirs else "n/a")
             rows.append(row)
@@ -301,11 +369,11 @@ def main(argv=None) -> dict:
                                          if ribs_version else [])
     table = common.format_table(
         headers, rows,
-        title=f"\nmedian over {args.seeds} seed(s); QD score = sum over filled cells of (fitness - "
+        title=f"\nmedian [quartiles] over {args.seeds} seed(s); QD score = sum over filled cells of (fitness - "
               f"({args.offset:g})); coverage of {cells} cells (reachable: {reachable} = "
               f"{100 * reachable / cells:.1f}%); ratio = "
-              f"mpies / pyribs; batch {args.batch}, iso_line_dd sigma 0.01 line 0.2, gaussian sigma "
-              f"{args.gaussian_sigma:g}")
+              f"mpies / pyribs; MAP-Elites batch {args.batch}, iso_line_dd sigma 0.01 line 0.2, gaussian "
+              f"sigma {args.gaussian_sigma:g}; CMA-ME and CMA-MAE as configs {' and '.join(EMITTER_CONFIGS.values())}")
     print(table)
     timing = common.format_table(
         ["library", "variation", f"seconds per run ({args.budgets[-1]:,} evaluations, median)"],

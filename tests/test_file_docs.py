@@ -9,7 +9,8 @@ from conftest import undocumented
 from mpies import registry
 from mpies.strategies.base import attribute_docs
 
-SEARCH_ALGORITHMS = [name for name in registry.algorithms() if name not in ("map_elites", "poet")]
+QD_CONFIGS = {"map_elites": "arm-map-elites", "cma_me": "arm-cma-me", "cma_mae": "arm-cma-mae"}
+SEARCH_ALGORITHMS = [name for name in registry.algorithms() if name not in (*QD_CONFIGS, "poet")]
 
 
 @pytest.mark.parametrize("algorithm", SEARCH_ALGORITHMS)
@@ -22,11 +23,14 @@ def test_every_dataset_of_a_search_run_is_documented(tmp_path, algorithm):
     assert undocumented(out.path) == []
 
 
-def test_every_dataset_of_a_map_elites_run_is_documented(tmp_path):
-    out = mpies.run("arm-map-elites", path=tmp_path / "arm.h5", log=lambda line: None, generations=2,
-                    strategy={"population": 8, "bins": [5, 5]})
+@pytest.mark.parametrize("algorithm", sorted(QD_CONFIGS))
+def test_every_dataset_of_a_quality_diversity_run_is_documented(tmp_path, algorithm):
+    size = {"population": 8} if algorithm == "map_elites" else {"emitters": 2, "batch": 4}
+    out = mpies.run(QD_CONFIGS[algorithm], path=tmp_path / "arm.h5", log=lambda line: None, generations=2,
+                    strategy={**size, "bins": [5, 5]})
     with h5py.File(out.path, "r") as f:
-        assert "archive/occupied" in f and "archive" in f
+        assert "archive/occupied" in f
+        assert ("state/slot0/strategy/emitters/C" in f) == (algorithm != "map_elites")
     assert undocumented(out.path) == []
 
 

@@ -261,7 +261,7 @@ def test_first_batch_and_offspring_formula():
     me = arm_map_elites("iso_line_dd", seed=3, population=8)
     assert me.mean is me.theta0
     population = me.ask()
-    assert np.all(population.parent_cell == -1) and population.sigma == 0.5
+    assert np.all(population.parent_cell == -1) and population.batches[0].sigma == 0.5
     np.testing.assert_array_equal(me.member_params(population, 2),
                                   0.5 * me.noise.vector(int(population.keys[2])).astype(np.float64))
     params = np.stack([me.member_params(population, i) for i in range(8)])
@@ -273,12 +273,13 @@ def test_first_batch_and_offspring_formula():
     np.testing.assert_array_equal(me.mean, params[np.argmax(fitness)])
 
     population = me.ask()
+    batch = population.batches[0]  # MAP-Elites has one variation emitter
     assert np.all(np.isin(population.parent_cell, filled))
-    assert np.all(np.isin(population.partner_cell, filled))
+    assert np.all(np.isin(batch.partner_cell, filled))
     i = 5
-    xi, xj = (me.archive.state["params"][c[i]] for c in (population.parent_cell, population.partner_cell))
+    xi, xj = (me.archive.state["params"][c[i]] for c in (population.parent_cell, batch.partner_cell))
     eps = me.noise.vector(int(population.keys[i])).astype(np.float64)
-    expected = xi + me.config.sigma * eps + me.config.line_sigma * population.line[i] * (xj - xi)
+    expected = xi + me.config.sigma * eps + me.config.line_sigma * batch.line[i] * (xj - xi)
     np.testing.assert_allclose(me.member_params(population, i), expected, rtol=1e-12, atol=1e-15)
     # another rank with the same archive and seed rebuilds the same offspring
     twin = arm_map_elites("iso_line_dd", seed=3, population=8)
@@ -289,8 +290,8 @@ def test_first_batch_and_offspring_formula():
 
     gaussian = arm_map_elites("gaussian", seed=3, population=8)
     gaussian.load_state_dict(me.state_dict())
-    population = gaussian.ask()
-    assert np.all(population.partner_cell == -1) and np.all(population.line == 0.0)
+    batch = gaussian.ask().batches[0]
+    assert np.all(batch.partner_cell == -1) and np.all(batch.line == 0.0)
 
 
 def test_failed_members_are_never_inserted_and_empty_archive_restarts_from_theta0():

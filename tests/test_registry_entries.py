@@ -24,7 +24,8 @@ def test_every_module_declares_its_entries():
         assert entries and all(isinstance(e, registry.Algorithm) for e in entries), module
         names += [e.name for e in entries]
     assert names == list(registry.algorithms()) == ["openai_es", "pgpe", "ars", "cem", "cma_es", "sep_cma_es",
-                                                    "xnes", "snes", "ga", "lm_ma_es", "map_elites", "poet"]
+                                                    "xnes", "snes", "ga", "lm_ma_es", "map_elites", "cma_me",
+                                                    "cma_mae", "poet"]
 
 
 @pytest.mark.parametrize("name", list(registry.algorithms()))
@@ -53,8 +54,8 @@ def test_algorithm_choices_come_from_the_registry():
     assert list(choices) == sorted(registry.algorithms()) and "poet" in choices
     with pytest.raises(ConfigError) as info:
         cfg.from_dict({"algorithm": "cmaes"})
-    assert str(info.value) == ("algorithm: got 'cmaes'; allowed: 'ars', 'cem', 'cma_es', 'ga', 'lm_ma_es', "
-                               "'map_elites', 'openai_es', 'pgpe', 'poet', 'sep_cma_es', 'snes', 'xnes'")
+    assert str(info.value) == ("algorithm: got 'cmaes'; allowed: 'ars', 'cem', 'cma_es', 'cma_mae', 'cma_me', 'ga', "
+                               "'lm_ma_es', 'map_elites', 'openai_es', 'pgpe', 'poet', 'sep_cma_es', 'snes', 'xnes'")
 
 
 def test_cross_field_checks_live_on_the_strategy_dataclasses():

@@ -29,8 +29,13 @@ TABLES = {
     "cma_es-bipop": {"population": 12, "sigma": 1.0, "restarts": 3, "restart_regime": "bipop", "tolfun": 100.0},
     "map_elites": {"population": 8, "bins": [8, 8], "sigma": 0.2},
     "map_elites-cvt": {"population": 8, "archive": "cvt", "cells": 30, "variation": "gaussian"},
+    "cma_me": {"emitters": 2, "batch": 4, "bins": [8, 8], "sigma": 0.2},
+    "cma_me-separable": {"emitters": 2, "batch": 4, "bins": [8, 8], "sigma": 0.2, "covariance": "separable"},
+    "cma_mae": {"emitters": 2, "batch": 4, "bins": [8, 8], "sigma": 0.2, "threshold_min": -10.0},
 }
-SEARCH = sorted(v for v in TABLES if not v.startswith("map_elites"))
+QD = {"map_elites": "qd", "cma_me": "qd_emitters", "cma_mae": "qd_emitters"}
+"""Quality-diversity algorithms and their history family."""
+SEARCH = sorted(v for v in TABLES if v.split("-")[0] not in QD)
 
 
 def make(variant: str):
@@ -126,16 +131,18 @@ def test_tell_checks_order_and_shapes_and_counts_generations(variant):
     assert es.generation == 1
     with pytest.raises(RuntimeError, match="last ask"):
         es.tell(population, fitness, descriptors)  # told already
-    expected = ({"archive_filled", "qd_score", "new_cells", "improved_cells"} if es.family == "qd"
+    expected = ({"archive_filled", "qd_score", "new_cells", "improved_cells"} if es.family.startswith("qd")
                 else {"sigma", "update_norm"})
+    if es.family == "qd_emitters":
+        expected |= {"emitter_restarts", "sigma_mean"}
     assert expected <= set(info)
 
 
 @pytest.mark.parametrize("variant", sorted(TABLES))
 def test_class_attributes_of_the_driver_interface(variant):
     es = make(variant)
-    qd = variant.startswith("map_elites")
-    assert es.family == ("qd" if qd else "search") and es.uses_descriptors == qd
+    qd = variant.split("-")[0] in QD
+    assert es.family == QD.get(variant.split("-")[0], "search") and es.uses_descriptors == qd
     assert (es.archive is not None) == qd
     assert isinstance(es.state, State) and es.population_size == es.ask().size
     assert es.mean.shape == (DIM,) and es.mean.dtype == np.float64

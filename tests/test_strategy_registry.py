@@ -23,7 +23,10 @@ STRATEGY_TABLES = {
     "lm_ma_es": "sigma = 1.0",
     "map_elites": "population = 8\nbins = [8, 8]\nsigma = 0.2\nqd_offset = -100.0",
     "map_elites-cvt": "population = 8\narchive = \"cvt\"\ncells = 30\nvariation = \"gaussian\"\nqd_offset = -100.0",
+    "cma_me": "emitters = 3\nbatch = 4\nbins = [8, 8]\nsigma = 0.2\nqd_offset = -100.0",
+    "cma_mae": "emitters = 3\nbatch = 4\nbins = [8, 8]\nsigma = 0.2\nqd_offset = -100.0\nthreshold_min = -100.0",
 }
+QD = ("map_elites", "cma_me", "cma_mae")
 
 
 DYNAMIC = ("--set", "rollout.schedule=dynamic", "--set", "rollout.chunk=2")
@@ -32,7 +35,7 @@ DYNAMIC = ("--set", "rollout.schedule=dynamic", "--set", "rollout.chunk=2")
 
 def write_config(tmp_path, variant: str, generations: int):
     algorithm = variant.split("-")[0]
-    env = 'env = "arm"\nenv_kwargs = {joints = 6}' if algorithm == "map_elites" else \
+    env = 'env = "arm"\nenv_kwargs = {joints = 6}' if algorithm in QD else \
         'env = "fn:rastrigin"\nenv_kwargs = {dim = 6, x0 = 2.5}'
     path = tmp_path / f"{variant}.toml"
     path.write_text(f'algorithm = "{algorithm}"\n{env}\n'
@@ -59,7 +62,7 @@ def test_rank_count_invariance_and_exact_resume(tmp_path, variant):
     assert_bitwise_equal(results[1], results[2])
     assert_bitwise_equal(results[1], results[4])
     # the search moved and improved, so equality means something
-    if variant.startswith("map_elites"):
+    if variant.split("-")[0] in QD:
         filled = results[1]["history/archive_filled"]
         assert filled[-1] > filled[0] > 0 and np.all(np.diff(results[1]["history/qd_score"]) >= 0)
         with h5py.File(tmp_path / "n1.h5", "r") as f:  # /archive holds the final archive
@@ -108,5 +111,6 @@ def test_every_algorithm_runs_and_resumes_exactly_in_process(tmp_path, variant):
     assert int(a["next_generation"]) == generations
     with h5py.File(straight, "r") as f:
         family = str(f.attrs["history_family"])
-        assert family == {"poet": "poet", "map_elites": "qd"}.get(variant.split("-")[0], "search")
+        assert family == {"poet": "poet", "map_elites": "qd", "cma_me": "qd_emitters",
+                          "cma_mae": "qd_emitters"}.get(variant.split("-")[0], "search")
         assert f["history"].shape == (generations,)

@@ -25,9 +25,9 @@ from .errors import EXIT_USAGE, user_errors
 SUMMARY_KEYS = ("path", "status", "algorithm", "history_family", "env", "seed", "ranks", "num_params",
                 "generations_done", "generations_total", "checkpoint_generation", "env_steps", "wall_time",
                 "last_fitness_mean", "last_fitness_max", "last_eval_return", "best_eval_return",
-                "best_generation", "failed_members", "archive_filled", "qd_score", "active_pairs",
-                "score_max", "start_time", "end_time", "host", "mpies_version")
-FAMILY_KEYS = ("archive_filled", "qd_score", "active_pairs", "score_max")
+                "best_generation", "failed_members", "archive_filled", "qd_score", "emitter_restarts",
+                "emitter_sigma_mean", "active_pairs", "score_max", "start_time", "end_time", "host", "mpies_version")
+FAMILY_KEYS = ("archive_filled", "qd_score", "emitter_restarts", "emitter_sigma_mean", "active_pairs", "score_max")
 """Keys of one history family only: left out of the table where the summary lacks them."""
 
 TAIL_COLUMNS = (  # (history column, header, width, format); a file shows those it has
@@ -35,7 +35,7 @@ TAIL_COLUMNS = (  # (history column, header, width, format); a file shows those 
     ("eval_return", "eval", 10, ".2f"), ("sigma", "sigma", 9, ".4f"),
     ("archive_filled", "filled", 7, "d"), ("qd_score", "qd score", 11, ".5g"),
     ("active_pairs", "pairs", 6, "d"), ("score_max", "best pair", 10, ".2f"),
-    ("sigma_mean", "sigma", 9, ".4f"),
+    ("sigma_mean", "sigma", 9, ".4f"), ("emitter_restarts", "restarts", 8, "d"),
 )
 SECONDS = ("rollout_seconds", "gather_seconds", "update_seconds", "io_seconds")
 

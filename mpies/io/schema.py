@@ -80,6 +80,10 @@ FAMILIES = {
         Column("sigma_mean", np.float64, "1", "mean perturbation std over the active pairs"),
     ),
 }
+FAMILIES["qd_emitters"] = FAMILIES["qd"] + (  # CMA-ME, CMA-MAE
+    Column("emitter_restarts", np.int64, "restarts", "emitters restarted this generation"),
+    Column("sigma_mean", np.float64, "1", "mean step size of the emitters after the generation"),
+)
 """History family -> its columns after :data:`COMMON`."""
 
 TIMING_FIELDS = ("wall_time", "rollout_seconds", "gather_seconds", "update_seconds", "io_seconds",

@@ -78,7 +78,7 @@ def summarize(path: str | os.PathLike) -> dict:
     evals = evals[~np.isnan(evals)]
     best_generation = int(best["generation"])
     out = {
-        "path": str(path), **attrs, "history_family": family,
+        "path": str(path), **attrs, "history_family": attrs.get("history_family", family),
         "generations_done": int(history.size), "generations_total": generations,
         "checkpoint_generation": int(pointer[1]) if pointer[0] >= 0 else None,
         "env_steps": int(last["env_steps"]) if last is not None else 0,
@@ -91,6 +91,9 @@ def summarize(path: str | os.PathLike) -> dict:
         "failed_members": int(history["failed"].sum()) if history.size else 0,
     }
     out.update({name: latest(name) for name in LATEST.get(family, ())})
+    if history.size and "emitter_restarts" in history.dtype.names:  # CMA-ME, CMA-MAE
+        out["emitter_restarts"] = int(history["emitter_restarts"].sum())
+        out["emitter_sigma_mean"] = latest("sigma_mean")
     out["writer"] = writer_state(path) if out.get("status") == "running" else None
     if poet is not None:
         out["poet"] = poet

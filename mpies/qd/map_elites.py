@@ -13,6 +13,8 @@ cells, then inserts them by fitness (maximised) and descriptors. Two variation o
 While the archive is empty (the first generation, or after a generation in which every member
 failed) the batch is ``theta0 + init_sigma * eps(key)``.
 
+The variation is a :class:`mpies.qd.emitters.VariationEmitter`, and :class:`QDStrategy` (the
+archive, the emitters, ask and tell) is shared with CMA-ME and CMA-MAE (:mod:`mpies.qd.cma_me`).
 As in :mod:`mpies.strategies.ga`, nothing but fitness and descriptors has to be gathered: parent
 cells and line scalars come from a generator seeded with (run seed, :data:`SELECTION_STREAM`,
 generation) and keys from ``noise.keys(generation, n)``, and every rank holds the same archive
@@ -30,26 +32,19 @@ from ..config import ConfigError, StrategyConfig, echo, option
 from ..registry import Algorithm
 from ..strategies.base import State, Strategy
 from .archives import IMPROVED, NEW, make_archive
+from .emitters import VARIATIONS, Improvement, VariationEmitter, compare, raise_thresholds
 
 SELECTION_STREAM = seeding.ELITE_SELECTION
 """Seeding stream of parent selection and line scalars (after :data:`mpies.seeding.PARENT_SELECTION`)."""
 
-VARIATIONS = ("gaussian", "iso_line_dd")
-
-__all__ = ["SELECTION_STREAM", "VARIATIONS", "MAPElites", "MAPElitesConfig", "MAPElitesPopulation",
-           "MAPElitesState"]
+__all__ = ["SELECTION_STREAM", "ArchiveConfig", "MAPElites", "MAPElitesConfig", "MAPElitesState", "QDPopulation",
+           "QDStrategy", "checked_archive"]
 
 
 @dataclass
-class MAPElitesConfig(StrategyConfig):
-    """MAP-Elites (Mouret & Clune 2015) over a grid or CVT archive of behaviour descriptors."""
+class ArchiveConfig(StrategyConfig):
+    """The archive fields every quality-diversity strategy shares (its ``[strategy]`` table)."""
 
-    population: int = option(64, "offspring per generation", min=1)
-    variation: str = option("iso_line_dd", "mutation: gaussian, or Iso+LineDD (Vassiliades & Mouret 2018)",
-                            choices=VARIATIONS)
-    sigma: float = option(0.1, "std of the isotropic Gaussian mutation", gt=0.0)
-    line_sigma: float = option(0.2, "std of the directional (line) term of Iso+LineDD", min=0.0)
-    init_sigma: float = option(1.0, "std around the initial parameters while the archive is empty", gt=0.0)
     archive: str = option("grid", "archive geometry", choices=("grid", "cvt"))
     bins: list[int] = option([50, 50], "grid: bins per descriptor dimension", min=1)
     cells: int = option(1000, "cvt: number of cells (centroids by k-means on uniform samples)", min=1)
@@ -67,6 +62,18 @@ class MAPElitesConfig(StrategyConfig):
         if any(lo >= hi for lo, hi in zip(self.lower, self.upper)):
             raise ConfigError(f"strategy.upper: got {echo(self.upper)}; every upper bound must exceed its "
                               f"lower bound {echo(self.lower)}")
+
+
+@dataclass
+class MAPElitesConfig(ArchiveConfig):
+    """MAP-Elites (Mouret & Clune 2015) over a grid or CVT archive of behaviour descriptors."""
+
+    population: int = option(64, "offspring per generation", min=1)
+    variation: str = option("iso_line_dd", "mutation: gaussian, or Iso+LineDD (Vassiliades & Mouret 2018)",
+                            choices=VARIATIONS)
+    sigma: float = option(0.1, "std of the isotropic Gaussian mutation", gt=0.0)
+    line_sigma: float = option(0.2, "std of the directional (line) term of Iso+LineDD", min=0.0)
+    init_sigma: float = option(1.0, "std around the initial parameters while the archive is empty", gt=0.0)
 
 
 @dataclass
@@ -94,31 +101,124 @@ class MAPElitesState(State):
 
 
 @dataclass(frozen=True)
-class MAPElitesPopulation:
-    """One batch: offspring ``i`` is
+class QDPopulation:
+    """One generation's members: the emitters' batches one after the other.
 
-    ``base_i + sigma * eps(keys[i]) + line_sigma * line[i] * (params[partner_cell[i]] - base_i)``
-
-    where ``base_i`` is ``params[parent_cell[i]]``, or ``theta0`` when ``parent_cell[i] = -1``
-    (the initial batch, with ``sigma = init_sigma``); the line term is absent when
-    ``partner_cell[i] = -1`` (gaussian variation).
+    Attributes:
+        generation: the generation (0-based) it was asked in.
+        batches: one batch per emitter, in emitter order (:mod:`mpies.qd.emitters`).
+        offsets: int64 ``(emitters + 1,)`` first member of each batch, then ``size``.
+        keys: int64 ``(size,)`` every member's perturbation key.
+        parent_cell: int64 ``(size,)`` the elite each member was bred from, -1 for none.
     """
 
     generation: int
-    keys: np.ndarray          # int64 (n,) mutation keys
-    parent_cell: np.ndarray   # int64 (n,) cell of x_i, -1 = theta0
-    partner_cell: np.ndarray  # int64 (n,) cell of x_j, -1 = no line term
-    line: np.ndarray          # float64 (n,) the scalar N(0, 1) of the line term (0 when unused)
-    size: int
-    sigma: float
-    line_sigma: float
+    batches: tuple
+    offsets: np.ndarray
+    keys: np.ndarray
+    parent_cell: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.offsets[-1])
+
+    def locate(self, member: int) -> tuple[int, int]:
+        """``(emitter, index in its batch)`` of ``member``."""
+        emitter = int(np.searchsorted(self.offsets, member, side="right")) - 1
+        return emitter, member - int(self.offsets[emitter])
 
     def episode_group(self, member: int) -> int:
         return member
 
 
-class MAPElites(Strategy):
-    """Ask/tell MAP-Elites; ``tell`` also takes the members' descriptors.
+class QDStrategy(Strategy):
+    """Ask/tell over an archive fed by emitters; ``tell`` also takes the members' descriptors.
+
+    A subclass builds ``self.archive``, ``self.emitters`` (objects of :mod:`mpies.qd.emitters`),
+    ``self.state`` (the archive's arrays, ``generation`` and, with thresholds, ``threshold``) and
+    sets ``learning_rate`` and ``threshold_min`` when its emitters learn from improvement.
+
+    Each generation: keys ``noise.keys(generation, size)`` are dealt to the emitters in order; the
+    emitters draw their choices (parents, lines) in order from one generator seeded by (run seed,
+    :data:`SELECTION_STREAM`, generation), and their restarts from one seeded by (run seed,
+    :data:`mpies.seeding.EMITTER_RESTART`, generation). The whole batch is inserted at once;
+    then every emitter is told its slice. Nothing but fitness and descriptors is gathered.
+    """
+
+    uses_descriptors = True
+    family = "qd"
+    thresholds = False
+    """Whether ``state.threshold`` exists (emitters rank by improvement over it)."""
+    learning_rate = 1.0
+    threshold_min = -np.inf
+
+    @property
+    def population_size(self) -> int:
+        return sum(e.batch for e in self.emitters)
+
+    @property
+    def descriptor_dims(self) -> int:
+        return self.archive.dims
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Parameters of the best elite (``theta0`` while the archive is empty), float64 ``(num_params,)``."""
+        best = self.archive.best_cell()
+        return self.theta0 if best < 0 else self.state.params[best]
+
+    def _ask(self) -> QDPopulation:
+        g = self.generation
+        offsets = np.cumsum([0] + [e.batch for e in self.emitters]).astype(np.int64)
+        keys = self.noise.keys(g, int(offsets[-1]))
+        rng = seeding.generator(self.noise.seed, SELECTION_STREAM, g)
+        batches = tuple(e.ask(self.archive, keys[offsets[i]:offsets[i + 1]], rng)
+                        for i, e in enumerate(self.emitters))
+        return QDPopulation(g, batches, offsets, keys, np.concatenate([b.parent_cell for b in batches]))
+
+    def member_params(self, population: QDPopulation, member: int) -> np.ndarray:
+        """Member ``member`` of ``population``, float64 ``(num_params,)``.
+
+        Valid until the next ``tell`` (it reads parents from the archive and the emitters' states).
+        """
+        emitter, index = population.locate(member)
+        return self.emitters[emitter].member_params(self.archive, population.batches[emitter], index)
+
+    def _tell(self, population: QDPopulation, fitness: np.ndarray,
+              descriptors: np.ndarray) -> dict[str, float]:
+        """Insert the batch into the archive (NaN fitness = failed, never inserted), update the
+        thresholds, tell every emitter its slice.
+
+        Returns:
+            ``new_cells`` and ``improved_cells`` (members that filled an empty cell / beat an
+            elite), the archive's ``archive_filled`` and ``qd_score`` (offset
+            ``config.qd_offset``) after the insertion, and with thresholds ``emitter_restarts``
+            (this generation) and ``sigma_mean`` (the ES emitters' mean step size after it).
+        """
+        cells = self.archive.plan(fitness, descriptors).cells
+        threshold = self.state.threshold if self.thresholds else self.state.fitness
+        compared = compare(fitness, cells, threshold, self.threshold_min)
+        # offspring params are rebuilt only for members that end up stored, all before any write
+        status = self.archive.add(lambda i: self.member_params(population, i), fitness, descriptors,
+                                  population.parent_cell, population.keys)
+        if self.thresholds:
+            raise_thresholds(self.state.threshold, fitness, cells, compared.status, self.learning_rate,
+                             self.threshold_min)
+        rng = seeding.generator(self.noise.seed, seeding.EMITTER_RESTART, population.generation)
+        restarts = 0
+        for i, (emitter, batch) in enumerate(zip(self.emitters, population.batches)):
+            part = slice(int(population.offsets[i]), int(population.offsets[i + 1]))
+            restarts += emitter.tell(self.archive, batch, Improvement(compared.status[part], compared.value[part]),
+                                     rng)
+        metrics = self.archive.metrics(offset=self.config.qd_offset)
+        info = {"archive_filled": metrics["filled"], "qd_score": metrics["qd_score"],
+                "new_cells": int(np.sum(status == NEW)), "improved_cells": int(np.sum(status == IMPROVED))}
+        if self.family == "qd_emitters":
+            info.update(emitter_restarts=restarts, sigma_mean=float(np.mean(self.state.emitters.sigma)))
+        return info
+
+
+class MAPElites(QDStrategy):
+    """MAP-Elites: one :class:`mpies.qd.emitters.VariationEmitter` of ``population`` members.
 
     Args:
         config: a :class:`MAPElitesConfig` (``population``, ``variation``, ``sigma``,
@@ -134,78 +234,25 @@ class MAPElites(Strategy):
     The state (:class:`MAPElitesState`) is the archive's arrays plus ``generation``.
     """
 
-    uses_descriptors = True
-    family = "qd"
-
     def __init__(self, config: MAPElitesConfig, theta0: np.ndarray, noise, archive=None):
-        if config.variation not in VARIATIONS:
-            raise ValueError(f"variation: got {config.variation!r}; expected one of {VARIATIONS}")
-        self.theta0 = np.array(theta0, dtype=np.float64).reshape(-1)
-        if archive is None:
-            archive = make_archive(config, self.theta0.shape[0], noise.seed)
-        self.config, self.noise, self.archive = config, noise, archive
-        if self.theta0.shape[0] != archive.num_params or self.theta0.shape[0] != noise.dim:
-            raise ValueError(f"theta0 has {self.theta0.shape[0]} parameters; the archive holds "
-                             f"{archive.num_params} and the noise source draws {noise.dim}")
-        self.state = MAPElitesState(generation=np.zeros((), dtype=np.int64), **archive.state)
+        self.config, self.noise = config, noise
+        self.theta0, self.archive = checked_archive(config, theta0, noise, archive)
+        self.emitters = [VariationEmitter(config.variation, config.population, config.sigma, config.line_sigma,
+                                          config.init_sigma, self.theta0, noise)]
+        self.state = MAPElitesState(generation=np.zeros((), dtype=np.int64), **self.archive.state)
 
-    @property
-    def descriptor_dims(self) -> int:
-        return self.archive.dims
 
-    @property
-    def mean(self) -> np.ndarray:
-        """Parameters of the best elite (``theta0`` while the archive is empty), float64 ``(num_params,)``."""
-        best = self.archive.best_cell()
-        return self.theta0 if best < 0 else self.state.params[best]
-
-    def _ask(self) -> MAPElitesPopulation:
-        n, g, c = self.config.population, self.generation, self.config
-        keys = self.noise.keys(g, n)
-        filled = self.archive.filled_cells()
-        none = np.full(n, -1, dtype=np.int64)
-        if filled.size == 0:
-            return MAPElitesPopulation(g, keys, none, none.copy(), np.zeros(n), n,
-                                       float(c.init_sigma), 0.0)
-        rng = seeding.generator(self.noise.seed, SELECTION_STREAM, g)
-        parent = filled[rng.integers(0, filled.size, n)]
-        if c.variation == "iso_line_dd":
-            partner = filled[rng.integers(0, filled.size, n)]
-            line = rng.standard_normal(n)
-            return MAPElitesPopulation(g, keys, parent, partner, line, n, float(c.sigma),
-                                       float(c.line_sigma))
-        return MAPElitesPopulation(g, keys, parent, none, np.zeros(n), n, float(c.sigma), 0.0)
-
-    def member_params(self, population: MAPElitesPopulation, member: int) -> np.ndarray:
-        """Offspring ``member`` of ``population``, float64 ``(num_params,)``.
-
-        Valid until the next ``tell`` (it reads the parents from the archive).
-        """
-        params = self.state.params
-        p = int(population.parent_cell[member])
-        base = self.theta0 if p < 0 else params[p]
-        eps = self.noise.vector(int(population.keys[member])).astype(np.float64)
-        x = base + np.float64(population.sigma) * eps
-        q = int(population.partner_cell[member])
-        if q >= 0:
-            x += np.float64(population.line_sigma) * population.line[member] * (params[q] - base)
-        return x
-
-    def _tell(self, population: MAPElitesPopulation, fitness: np.ndarray,
-              descriptors: np.ndarray) -> dict[str, float]:
-        """Insert the batch into the archive (NaN fitness = failed, never inserted).
-
-        Returns:
-            ``new_cells`` and ``improved_cells`` (members that filled an empty cell / beat an
-            elite), and the archive's ``archive_filled`` and ``qd_score`` (offset
-            ``config.qd_offset``) after the insertion.
-        """
-        # offspring params are rebuilt only for members that end up stored, all before any write
-        status = self.archive.add(lambda i: self.member_params(population, i), fitness, descriptors,
-                                  population.parent_cell, population.keys)
-        metrics = self.archive.metrics(offset=self.config.qd_offset)
-        return {"archive_filled": metrics["filled"], "qd_score": metrics["qd_score"],
-                "new_cells": int(np.sum(status == NEW)), "improved_cells": int(np.sum(status == IMPROVED))}
+def checked_archive(config, theta0: np.ndarray, noise, archive=None):
+    """``(theta0 as float64 (num_params,), archive)``: ``archive``, or one built from ``config``'s
+    archive fields (:func:`mpies.qd.archives.make_archive`, CVT seeded by ``noise.seed``), checked
+    against ``theta0`` and ``noise``."""
+    theta0 = np.array(theta0, dtype=np.float64).reshape(-1)
+    if archive is None:
+        archive = make_archive(config, theta0.shape[0], noise.seed)
+    if theta0.shape[0] != archive.num_params or theta0.shape[0] != noise.dim:
+        raise ValueError(f"theta0 has {theta0.shape[0]} parameters; the archive holds "
+                         f"{archive.num_params} and the noise source draws {noise.dim}")
+    return theta0, archive
 
 
 ALGORITHMS = (Algorithm("map_elites", MAPElitesConfig,

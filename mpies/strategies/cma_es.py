@@ -70,9 +70,12 @@ class CMAParameters:
     eigen_gap: float  # generations between lazy eigendecompositions
 
     @classmethod
-    def default(cls, n: int, lam: int, separable: bool, active: bool) -> "CMAParameters":
-        mu = lam // 2
-        raw = np.log((lam + 1) / 2) - np.log(np.arange(1, lam + 1))  # eq. 49
+    def default(cls, n: int, lam: int, separable: bool, active: bool, mu: int | None = None) -> "CMAParameters":
+        """The tutorial's parameters; ``mu`` (1 to ``lam``) positive weights instead of ``lam // 2``
+        (``ln(mu + 1/2) - ln i``, as pyribs' emitters select a varying number of parents)."""
+        top = (lam + 1) / 2 if mu is None else mu + 0.5
+        mu = lam // 2 if mu is None else mu
+        raw = np.log(top) - np.log(np.arange(1, lam + 1))  # eq. 49
         positive, negative = raw[:mu], raw[mu:]
         mueff = positive.sum() ** 2 / (positive ** 2).sum()
         cc = (4 + mueff / n) / (n + 4 + 2 * mueff / n)  # eq. 56
@@ -185,6 +188,58 @@ class CMAESState(State):
                    large_evaluations=counter.copy(), small_evaluations=counter.copy(), best_history=np.full(history_length(n, 1), np.nan))
 
 
+def update_distribution(s, p: CMAParameters, z: np.ndarray, separable: bool) -> None:
+    """One CMA-ES generation (tutorial eq. 41-47) applied in place to ``s``.
+
+    Args:
+        s: a state with the arrays ``mean`` ``(n,)``, ``sigma`` ``()``, ``C`` (``(n, n)``, or
+            ``(n,)`` when separable), ``B``, ``D`` ``(n,)``, ``p_sigma``, ``p_c`` ``(n,)`` and the
+            int64 counters ``restart_generation``, ``eigen_generation`` (a :class:`CMAESState`, or
+            one emitter's row of :class:`mpies.qd.emitters.EmitterTable`).
+        p: the strategy parameters, with one weight per row of ``z``.
+        z: float64 ``(lam, n)`` the members' standard-normal samples ``z_i``, ranked best first
+            (member ``x_i = m + sigma * B (D * z_i)``).
+        separable: ``C`` is diagonal.
+    """
+    n = s.mean.shape[0]
+    y = z * s.D if separable else (z * s.D) @ s.B.T  # rows y_i = B D z_i
+    w_pos = p.weights[:p.mu]
+    y_w = w_pos @ y[:p.mu]  # eq. 41
+    s.mean[...] = s.mean + s.sigma * y_w  # eq. 42 with c_m = 1
+    z_w = w_pos @ z[:p.mu]  # C^{-1/2} y_w = B z_w
+    c_inv_sqrt_y_w = z_w if separable else s.B @ z_w
+    s.p_sigma[...] = (1 - p.cs) * s.p_sigma + np.sqrt(p.cs * (2 - p.cs) * p.mueff) * c_inv_sqrt_y_w  # eq. 43
+    g = int(s.restart_generation) + 1
+    norm_ps = np.linalg.norm(s.p_sigma)
+    h_sigma = norm_ps / np.sqrt(1 - (1 - p.cs) ** (2 * g)) / p.chi_n < 1.4 + 2 / (n + 1)
+    s.p_c[...] = (1 - p.cc) * s.p_c + h_sigma * np.sqrt(p.cc * (2 - p.cc) * p.mueff) * y_w  # eq. 45
+
+    # active weights rescaled by n / ||C^{-1/2} y_i||^2 = n / ||z_i||^2 (eq. 46)
+    w = p.weights.copy()
+    negative = w < 0
+    w[negative] *= n / np.maximum((z[negative] ** 2).sum(axis=1), 1e-300)
+    delta_h = (1 - h_sigma) * p.cc * (2 - p.cc)
+    decay = 1 + p.c1 * delta_h - p.c1 - p.cmu * p.weights.sum()  # eq. 47
+    if separable:
+        s.C[...] = np.maximum(decay * s.C + p.c1 * s.p_c ** 2 + p.cmu * (w @ (y * y)), 1e-300)
+        s.D[...] = np.sqrt(s.C)
+    else:
+        s.C[...] = decay * s.C + p.c1 * np.outer(s.p_c, s.p_c) + p.cmu * (y.T * w) @ y
+    s.sigma[...] = s.sigma * np.exp((p.cs / p.damps) * (norm_ps / p.chi_n - 1))  # eq. 44
+
+    s.restart_generation[...] = g
+    if not separable and g - int(s.eigen_generation) > p.eigen_gap:
+        decompose(s)
+
+
+def decompose(s) -> None:
+    """Lazy eigendecomposition ``C = B D^2 B^T`` of a full covariance (tutorial section B.2), in place."""
+    s.C[...] = np.triu(s.C) + np.triu(s.C, 1).T  # enforce symmetry
+    eigenvalues, s.B[...] = np.linalg.eigh(s.C)
+    s.D[...] = np.sqrt(np.maximum(eigenvalues, 1e-300))
+    s.eigen_generation[...] = s.restart_generation
+
+
 class CMAES(Strategy):
     """Ask/tell CMA-ES with a full (or, ``separable=True``, diagonal) covariance matrix.
 
@@ -241,39 +296,11 @@ class CMAES(Strategy):
 
     # -------------------------------------------------------------- update
     def _tell(self, population: Population, fitness: np.ndarray, descriptors=None) -> dict[str, float]:
-        s, p, n = self.state, self.params, self.n
+        s = self.state
         ranked = best_first(fitness)
         z = np.stack([self._z(population, int(i)) for i in ranked])  # (lam, n)
-        y = z * s.D if self.separable else (z * s.D) @ s.B.T  # rows y_i = B D z_i
         old_mean = s.mean.copy()
-
-        w_pos = p.weights[:p.mu]
-        y_w = w_pos @ y[:p.mu]  # eq. 41
-        s.mean[...] = old_mean + s.sigma * y_w  # eq. 42 with c_m = 1
-        z_w = w_pos @ z[:p.mu]  # C^{-1/2} y_w = B z_w
-        c_inv_sqrt_y_w = z_w if self.separable else s.B @ z_w
-        s.p_sigma[...] = (1 - p.cs) * s.p_sigma + np.sqrt(p.cs * (2 - p.cs) * p.mueff) * c_inv_sqrt_y_w  # eq. 43
-        g = int(s.restart_generation) + 1
-        norm_ps = np.linalg.norm(s.p_sigma)
-        h_sigma = norm_ps / np.sqrt(1 - (1 - p.cs) ** (2 * g)) / p.chi_n < 1.4 + 2 / (n + 1)
-        s.p_c[...] = (1 - p.cc) * s.p_c + h_sigma * np.sqrt(p.cc * (2 - p.cc) * p.mueff) * y_w  # eq. 45
-
-        # active weights rescaled by n / ||C^{-1/2} y_i||^2 = n / ||z_i||^2 (eq. 46)
-        w = p.weights.copy()
-        negative = w < 0
-        w[negative] *= n / np.maximum((z[negative] ** 2).sum(axis=1), 1e-300)
-        delta_h = (1 - h_sigma) * p.cc * (2 - p.cc)
-        decay = 1 + p.c1 * delta_h - p.c1 - p.cmu * p.weights.sum()  # eq. 47
-        if self.separable:
-            s.C[...] = np.maximum(decay * s.C + p.c1 * s.p_c ** 2 + p.cmu * (w @ (y * y)), 1e-300)
-            s.D[...] = np.sqrt(s.C)
-        else:
-            s.C[...] = decay * s.C + p.c1 * np.outer(s.p_c, s.p_c) + p.cmu * (y.T * w) @ y
-        s.sigma[...] = s.sigma * np.exp((p.cs / p.damps) * (norm_ps / p.chi_n - 1))  # eq. 44
-
-        s.restart_generation[...] = g
-        if not self.separable and g - int(s.eigen_generation) > p.eigen_gap:
-            self._decompose()
+        update_distribution(s, self.params, z, self.separable)
         s.best_history[...] = np.roll(s.best_history, -1)
         s.best_history[-1] = fitness[ranked[0]]
         spent = s.small_evaluations if int(s.small_run) else s.large_evaluations
@@ -281,14 +308,6 @@ class CMAES(Strategy):
         restarted = self._maybe_restart()
         return {"sigma": population.sigma, "update_norm": float(np.linalg.norm(s.mean - old_mean)),
                 "restarted": restarted}
-
-    def _decompose(self) -> None:
-        """Lazy eigendecomposition ``C = B D^2 B^T`` (tutorial section B.2)."""
-        s = self.state
-        s.C[...] = np.triu(s.C) + np.triu(s.C, 1).T  # enforce symmetry
-        eigenvalues, s.B[...] = np.linalg.eigh(s.C)
-        s.D[...] = np.sqrt(np.maximum(eigenvalues, 1e-300))
-        s.eigen_generation[...] = s.restart_generation
 
     # -------------------------------------------------------------- restarts
     def stalled(self) -> bool:
