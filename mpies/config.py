@@ -75,6 +75,9 @@ class StrategyConfig:
     """Base of every ``[strategy]`` dataclass (each declared beside its algorithm, see
     :mod:`mpies.registry`)."""
 
+    population_field = "strategy.population"
+    """The field an error about the population size names (a class attribute, not a field)."""
+
     def validate(self, run: RunConfig) -> None:
         """Checks across fields (and against the rest of ``run``); raise :class:`ConfigError`
         naming the field. Field types and ranges are checked before this is called."""

@@ -109,7 +109,7 @@ def _population_field(config: RunConfig, lam: float) -> str:
     r = config.rollout
     if r.eval_episodes > lam * r.episodes:
         return "rollout.eval_episodes"
-    return "rollout.episodes" if r.episodes > lam else "strategy.population"
+    return "rollout.episodes" if r.episodes > lam else config.strategy.population_field
 
 
 def _archive_parts(config: RunConfig, n: int, dims: int) -> list[Part]:

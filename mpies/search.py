@@ -59,8 +59,8 @@ class SearchProgram(Program):
         self.family = self.strategy.family
         if self.strategy.population_size < comm.size:
             raise ConfigError(
-                f"strategy.population: got {self.strategy.population_size}; must be >= the number of "
-                f"ranks ({comm.size}) so that every rank evaluates a member")
+                f"{config.strategy.population_field}: got a population of {self.strategy.population_size}; must be >= "
+                f"the number of ranks ({comm.size}) so that every rank evaluates a member")
         if self.strategy.uses_descriptors and not self.task.descriptor_dim:
             raise ConfigError(f"algorithm: {config.algorithm} needs behaviour descriptors, which env "
                               f"{echo(config.env)} does not provide; use a quality-diversity task (e.g. arm)")

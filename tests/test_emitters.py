@@ -184,3 +184,11 @@ def test_inspect_reports_the_emitters_restarts_and_step_size(tmp_path):
     assert summary["history_family"] == "qd_emitters" and history.size == 4
     assert summary["emitter_restarts"] == int(history["emitter_restarts"].sum())
     assert summary["emitter_sigma_mean"] == float(history["sigma_mean"][-1]) > 0
+
+
+def test_fewer_members_than_ranks_names_the_emitter_batch(tmp_path):
+    from conftest import one_line_error, run_mpies
+    proc = run_mpies(4, "run", "arm-cma-me", "--set", "strategy.emitters=1", "--set", "strategy.batch=2",
+                     "-o", tmp_path / "run.h5", check_rc=2)
+    one_line_error(proc, "strategy.batch: got a population of 2", "number of ranks (4)")
+    assert not (tmp_path / "run.h5").exists()

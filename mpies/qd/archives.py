@@ -180,7 +180,8 @@ class ArchiveBase:
         return AddPlan(cells, status, stored)
 
     def add(self, params: np.ndarray | Callable[[int], np.ndarray], fitness: np.ndarray,
-            descriptors: np.ndarray, parent_cell: np.ndarray, key: np.ndarray) -> np.ndarray:
+            descriptors: np.ndarray, parent_cell: np.ndarray, key: np.ndarray,
+            plan: AddPlan | None = None) -> np.ndarray:
         """Insert a batch of ``n`` members in member order.
 
         Args:
@@ -191,6 +192,7 @@ class ArchiveBase:
             descriptors: float ``(n, dims)``; rows with NaN/inf are treated as failed.
             parent_cell: int ``(n,)`` cell each member was bred from (-1 = initial).
             key: int ``(n,)`` the perturbation key of each member.
+            plan: :meth:`plan` of this batch against the current archive, when the caller has it.
 
         Returns:
             int8 ``(n,)``: ``NEW`` (2) when the member filled an empty cell, ``IMPROVED`` (1) when
@@ -198,7 +200,7 @@ class ArchiveBase:
             so of two members landing in one empty cell the first is ``NEW`` and the second
             ``IMPROVED`` if strictly better.
         """
-        plan = self.plan(fitness, descriptors)
+        plan = self.plan(fitness, descriptors) if plan is None else plan
         n = plan.cells.shape[0]
         parent_cell = np.asarray(parent_cell, dtype=np.int64)
         key = np.asarray(key, dtype=np.int64)

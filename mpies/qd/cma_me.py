@@ -50,6 +50,8 @@ class CMAMEConfig(ArchiveConfig):
     threshold_min: float = option(-np.inf, "initial threshold of every cell (CMA-MAE: a lower bound of the "
                                   "fitness, e.g. qd_offset; -inf = CMA-ME)", finite=False)
 
+    population_field = "strategy.batch"
+
     def validate(self, run) -> None:
         super().validate(run)
         if self.learning_rate < 1.0 and not np.isfinite(self.threshold_min):

@@ -295,10 +295,9 @@ class ESEmitter:
         return self.noise.vector(int(batch.keys[member])).astype(np.float64)
 
     def member_params(self, archive, batch: ESBatch, member: int) -> np.ndarray:
-        s = self.table.row(self.emitter)
-        z = self._z(batch, member)
-        y = s.D * z if self.separable else s.B @ (s.D * z)
-        return s.mean + batch.sigma * y
+        t, e = self.table, self.emitter  # plain indexing: this runs once per member episode
+        dz = t.D[e] * self._z(batch, member)
+        return t.mean[e] + batch.sigma * (dz if self.separable else t.B[e] @ dz)
 
     def stalled(self, ranked_values: np.ndarray) -> bool:
         """pyribs' CMA-ES stop criteria: condition number above 1e14, ``sigma * max(D)`` below

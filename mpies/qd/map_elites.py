@@ -194,12 +194,13 @@ class QDStrategy(Strategy):
             ``config.qd_offset``) after the insertion, and with thresholds ``emitter_restarts``
             (this generation) and ``sigma_mean`` (the ES emitters' mean step size after it).
         """
-        cells = self.archive.plan(fitness, descriptors).cells
+        plan = self.archive.plan(fitness, descriptors)
+        cells = plan.cells
         threshold = self.state.threshold if self.thresholds else self.state.fitness
         compared = compare(fitness, cells, threshold, self.threshold_min)
         # offspring params are rebuilt only for members that end up stored, all before any write
         status = self.archive.add(lambda i: self.member_params(population, i), fitness, descriptors,
-                                  population.parent_cell, population.keys)
+                                  population.parent_cell, population.keys, plan)
         if self.thresholds:
             raise_thresholds(self.state.threshold, fitness, cells, compared.status, self.learning_rate,
                              self.threshold_min)
